@@ -1,0 +1,3 @@
+from minikws.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Build script for minikws' optional C/Cython LSTM kernel.
+
+Everything declarative lives in pyproject.toml; this file only adds the extension. The extension is
+``optional``: where no C compiler is available the build prints a warning and the package installs
+and runs on its NumPy path (``minikws info`` says which backend is active).
+"""
+import os
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYX = os.path.join("minikws", "_lstm_kernel.pyx")
+
+
+def kernel_extensions():
+    if not os.path.exists(os.path.join(HERE, PYX)):
+        return []
+    import numpy
+    from Cython.Build import cythonize
+
+    ext = Extension(
+        "minikws._lstm_kernel",
+        sources=[PYX, os.path.join("csrc", "lstm_cell.c")],
+        include_dirs=[numpy.get_include(), "csrc"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3", "-std=c99"],
+        optional=True,
+    )
+    return cythonize(
+        [ext],
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+    )
+
+
+setup(ext_modules=kernel_extensions())
