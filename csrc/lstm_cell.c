@@ -42,6 +42,9 @@
 
 #define RESTRICT __restrict
 
+/* Columns per register block of minikws_small_gemm: 512 bytes = 8 AVX-512 or 16 AVX2 registers. */
+#define SMALL_GEMM_BLOCK_BYTES 512
+
 /* ---------------------------------------------------------------------------------------------
  * expm1(x) = 2^n (expm1(r) + 1) - 1 with x = n ln2 + r, |r| <= ln2/2.
  * n is rounded with the 1.5 * 2^52 (float: 1.5 * 2^23) trick: adding it leaves n in the low bits
@@ -197,22 +200,47 @@ static inline float tanh_f(float x)
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
-    static inline __attribute__((always_inline)) void axpy_row_##SFX(                              \
-        ptrdiff_t N, REAL alpha, const REAL *RESTRICT w, REAL *RESTRICT y)                         \
+    /* y[0:JB] += x (K,) W[:, 0:JB] for one block of JB columns, accumulated in registers: each   \
+     * W element is loaded once, and the NACC accumulators are independent chains of FMAs. The       \
+     * accumulators are GCC vectors of 64 bytes (one AVX-512 register, two AVX2, four SSE), which    \
+     * GCC keeps in registers where a plain array of JB numbers would live on the stack. */          \
+    static inline __attribute__((always_inline)) void gemv_block_##SFX(                            \
+        ptrdiff_t K, ptrdiff_t N, const REAL *RESTRICT x, const REAL *RESTRICT W,                  \
+        REAL *RESTRICT y)                                                                          \
     {                                                                                              \
-        for (ptrdiff_t j = 0; j < N; ++j)                                                          \
-            y[j] += alpha * w[j];                                                                  \
+        typedef REAL vec __attribute__((vector_size(64)));                                         \
+        enum { NACC = SMALL_GEMM_BLOCK_BYTES / 64, L = 64 / sizeof(REAL) };                        \
+        vec acc[NACC];                                                                             \
+        for (int v = 0; v < NACC; ++v)                                                             \
+            memcpy(&acc[v], y + v * L, 64);                                                        \
+        for (ptrdiff_t k = 0; k < K; ++k) {                                                        \
+            const REAL *RESTRICT w = W + k * N;                                                    \
+            for (int v = 0; v < NACC; ++v) {                                                       \
+                vec w_v;                                                                           \
+                memcpy(&w_v, w + v * L, 64);                                                       \
+                acc[v] += x[k] * w_v;                                                              \
+            }                                                                                      \
+        }                                                                                          \
+        for (int v = 0; v < NACC; ++v)                                                             \
+            memcpy(y + v * L, &acc[v], 64);                                                        \
     }                                                                                              \
                                                                                                    \
     MINIKWS_MULTIVERSION                                                                           \
     void minikws_small_gemm_##SFX(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const REAL *x,            \
                                   const REAL *W, REAL beta, REAL *y)                               \
     {                                                                                              \
+        const ptrdiff_t JB = SMALL_GEMM_BLOCK_BYTES / sizeof(REAL);                                \
         for (ptrdiff_t n = 0; n < B; ++n) {                                                        \
+            const REAL *x_n = x + n * K;                                                           \
+            REAL *y_n = y + n * N;                                                                 \
             if (beta == (REAL)0)                                                                   \
-                memset(y + n * N, 0, (size_t)N * sizeof(REAL));                                    \
-            for (ptrdiff_t k = 0; k < K; ++k)                                                      \
-                axpy_row_##SFX(N, x[n * K + k], W + k * N, y + n * N);                             \
+                memset(y_n, 0, (size_t)N * sizeof(REAL));                                          \
+            ptrdiff_t j0 = 0;                                                                      \
+            for (; j0 + JB <= N; j0 += JB)                                                         \
+                gemv_block_##SFX(K, N, x_n, W + j0, y_n + j0);                                     \
+            for (ptrdiff_t k = 0; k < K; ++k) /* the last N % JB columns */                        \
+                for (ptrdiff_t j = j0; j < N; ++j)                                                 \
+                    y_n[j] += x_n[k] * W[k * N + j];                                               \
         }                                                                                          \
     }
 
