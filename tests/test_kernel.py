@@ -1,0 +1,275 @@
+"""The compiled LSTM kernel (minikws._lstm_kernel) against readable NumPy.
+
+Two references: a small float64 loop kept in this file (written from the equations, independent of
+minikws.nn), for the kernel's own functions; and minikws.nn's NumPy backend, for the dispatch users go
+through (``lstm_forward(..., backend="cython")`` vs ``backend="numpy"``). Tolerances: 1e-12 relative in
+float64, 1e-5 in float32 (the kernel's sigmoid/tanh are its own polynomials, exact to a few ulp).
+"""
+import numpy as np
+import pytest
+
+from minikws import _backend
+from minikws.errors import MinikwsError
+
+K = _backend.kernel()
+pytestmark = pytest.mark.skipif(
+    K is None,
+    reason="minikws._lstm_kernel is not built (no C compiler at install time); "
+    "build it with `python setup.py build_ext --inplace` to test the Cython backend",
+)
+
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+SHAPES = [(1, 1, 1, 1), (1, 3, 2, 5), (4, 1, 3, 1), (6, 2, 5, 7), (3, 5, 1, 33), (2, 1, 4, 40)]
+
+
+def rel_error(a, b):
+    """max |a - b| / max(|a| + |b|): the package's relative error (as minikws.gradcheck.rel_error)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-300))
+
+
+def sigma(a):
+    return 0.5 * np.tanh(0.5 * a) + 0.5
+
+
+def ref_forward(x, h0, c0, Wx, Wh, b):
+    """The equations, one step at a time, in float64: returns h, c, gates (activated [i,f,g,o])."""
+    x, h0, c0, Wx, Wh, b = (np.asarray(a, np.float64) for a in (x, h0, c0, Wx, Wh, b))
+    T, B, _ = x.shape
+    H = Wh.shape[0]
+    h, c, gates = np.empty((T, B, H)), np.empty((T, B, H)), np.empty((T, B, 4 * H))
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        a = x[t] @ Wx + h_prev @ Wh + b  # lstm-gates
+        i, f, g, o = sigma(a[:, :H]), sigma(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigma(a[:, 3 * H:])
+        c_prev = f * c_prev + i * g  # lstm-cell
+        h_prev = o * np.tanh(c_prev)  # lstm-hidden
+        h[t], c[t], gates[t] = h_prev, c_prev, np.concatenate([i, f, g, o], axis=1)
+    return h, c, gates
+
+
+def ref_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
+    """Back-propagation through time, one step at a time, in float64."""
+    dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates = (
+        np.asarray(a, np.float64) for a in (dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates)
+    )
+    T = x.shape[0]
+    dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
+    db = np.zeros(Wh.shape[1])
+    dh_next, dc_next = dhT, dcT
+    for t in reversed(range(T)):
+        i, f, g, o = np.split(gates[t], 4, axis=1)
+        c_prev, h_prev = (c0, h0) if t == 0 else (c[t - 1], h[t - 1])
+        tc = np.tanh(c[t])
+        dh_t = dh[t] + dh_next  # lstm-bptt-h
+        dc_t = dc_next + dh_t * o * (1 - tc**2)  # lstm-bptt-c
+        da = np.concatenate(  # lstm-bptt-gates
+            [dc_t * g * i * (1 - i), dc_t * c_prev * f * (1 - f), dc_t * i * (1 - g**2),
+             dh_t * tc * o * (1 - o)], axis=1)
+        dx[t] = da @ Wx.T
+        dWx += x[t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+        dh_next, dc_next = da @ Wh.T, dc_t * f
+    return dx, dh_next, dc_next, dWx, dWh, db
+
+
+def make(rng, T, B, D, H, dtype, scale=0.5):
+    """Random x, h0, c0, Wx, Wh, b of one dtype, C-contiguous."""
+    shapes = [(T, B, D), (B, H), (B, H), (D, 4 * H), (H, 4 * H), (4 * H,)]
+    return [(scale * rng.standard_normal(s)).astype(dtype) for s in shapes]
+
+
+# -------------------------------------------------------------------------------------------------
+# The kernel's own functions against the float64 reference above.
+# -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_and_backward_match_reference(shape, dtype):
+    rng = np.random.default_rng(sum(shape))
+    args = make(rng, *shape, dtype)
+    out = K.lstm_forward(*args)
+    for name, got, want in zip(("h", "c", "gates"), out, ref_forward(*args)):
+        assert got.dtype == dtype and got.shape == want.shape
+        assert rel_error(got, want) <= TOL[dtype], name
+    T, B, _, H = shape
+    dh = rng.standard_normal((T, B, H)).astype(dtype)
+    dhT, dcT = rng.standard_normal((2, B, H)).astype(dtype)
+    dh_before = dh.copy()
+    grads = K.lstm_backward(dh, dhT, dcT, *args[:5], *out)
+    want = ref_backward(dh, dhT, dcT, *args[:5], *out)
+    for name, got, w in zip(("dx", "dh0", "dc0", "dWx", "dWh", "db"), grads, want):
+        assert got.dtype == dtype and got.shape == w.shape, name
+        assert rel_error(got, w) <= TOL[dtype], name
+    np.testing.assert_array_equal(dh, dh_before)  # the upstream gradient is never written
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_saturated_gates_stay_finite(dtype):
+    # pre-activations of +-1e4 overflow a naive exp(-a); the kernel clamps before its exp
+    rng = np.random.default_rng(7)
+    x, h0, c0, Wx, Wh, b = make(rng, 5, 3, 4, 6, dtype)
+    Wx *= dtype(2e4)
+    h, c, gates = K.lstm_forward(x, h0, c0, Wx, Wh, b)
+    assert np.isfinite(h).all() and np.isfinite(c).all()
+    assert gates.min() >= -1 and gates.max() <= 1
+    ref = ref_forward(x, h0, c0, Wx, Wh, b)
+    assert rel_error(h, ref[0]) <= TOL[dtype]
+    assert rel_error(gates, ref[2]) <= TOL[dtype]
+    grads = K.lstm_backward(np.ones_like(h), h0, c0, x, h0, c0, Wx, Wh, h, c, gates)
+    assert all(np.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("small_batch", [0, 8])  # per-step h Wh by BLAS, or by the C loop
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B,H", [(1, 1), (1, 33), (1, 128), (3, 7)])
+def test_infer_in_chunks_equals_full_forward(B, H, dtype, small_batch):
+    rng = np.random.default_rng(B * 100 + H)
+    x, h0, c0, Wx, Wh, b = make(rng, 11, B, 5, H, dtype)
+    h_full, c_full, _ = K.lstm_forward(x, h0, c0, Wx, Wh, b)
+    old = K._set_small_batch(small_batch)
+    try:
+        h, c = h0.copy(), c0.copy()
+        pieces, start = [], 0
+        for size in (1, 3, 2, 5):  # 1 + 3 + 2 + 5 = 11 frames, chunk lengths of both parities
+            pieces.append(K.lstm_infer(x[start:start + size], h, c, Wx, Wh, b))
+            start += size
+    finally:
+        K._set_small_batch(old)
+    assert rel_error(np.concatenate(pieces), h_full) <= TOL[dtype]
+    assert rel_error(h, h_full[-1]) <= TOL[dtype]
+    assert rel_error(c, c_full[-1]) <= TOL[dtype]
+
+
+def test_isa_names_an_instruction_set():
+    assert isinstance(K.isa(), str) and K.isa()
+
+
+# -------------------------------------------------------------------------------------------------
+# Bad arguments: ValueError (MinikwsError) naming the argument, raised before C runs.
+# -------------------------------------------------------------------------------------------------
+def _good(dtype=np.float64):
+    return make(np.random.default_rng(0), 3, 2, 4, 5, dtype)
+
+
+def _bad_forward_cases():
+    x, h0, c0, Wx, Wh, b = _good()
+    yield "x", (np.zeros((0, 2, 4)), h0, c0, Wx, Wh, b)  # T = 0
+    yield "x", (np.zeros((3, 0, 4)), h0, c0, Wx, Wh, b)  # B = 0
+    yield "x", (x.astype(np.int64), h0, c0, Wx, Wh, b)
+    yield "x", (x[0], h0, c0, Wx, Wh, b)
+    yield "x", (x.tolist(), h0, c0, Wx, Wh, b)
+    yield "h0", (x, h0.astype(np.float32), c0, Wx, Wh, b)  # mixed dtypes
+    yield "c0", (x, h0, c0[:, :4], Wx, Wh, b)
+    yield "Wx", (x, h0, c0, Wx[:3], Wh, b)
+    yield "Wh", (x, h0, c0, Wx, Wh[:, :16], b)
+    yield "Wh", (x, h0, c0, Wx, None, b)
+    yield "b", (x, h0, c0, Wx, Wh, b[:-1])
+    yield "x", (np.asfortranarray(x), h0, c0, Wx, Wh, b)  # not C-contiguous
+    yield "Wx", (x, h0, c0, np.asfortranarray(Wx), Wh, b)
+
+
+@pytest.mark.parametrize("name,args", list(_bad_forward_cases()))
+def test_bad_forward_arguments_raise(name, args):
+    with pytest.raises(MinikwsError, match=f"^{name}:"):
+        K.lstm_forward(*args)
+    with pytest.raises(ValueError):
+        K.lstm_infer(*[a.copy(order="K") if isinstance(a, np.ndarray) else a for a in args])
+
+
+def test_bad_backward_arguments_raise():
+    x, h0, c0, Wx, Wh, b = _good()
+    h, c, gates = K.lstm_forward(x, h0, c0, Wx, Wh, b)
+    dh = np.ones_like(h)
+    with pytest.raises(MinikwsError, match="^dh:"):
+        K.lstm_backward(dh[:2], h0, c0, x, h0, c0, Wx, Wh, h, c, gates)
+    with pytest.raises(MinikwsError, match="^dcT:"):
+        K.lstm_backward(dh, h0, c0.astype(np.float32), x, h0, c0, Wx, Wh, h, c, gates)
+    with pytest.raises(MinikwsError, match="^gates:"):
+        K.lstm_backward(dh, h0, c0, x, h0, c0, Wx, Wh, h, c, gates[..., :-1])
+    with pytest.raises(MinikwsError, match="^h:"):
+        K.lstm_backward(dh, h0, c0, x, h0, c0, Wx, Wh, h[:, :, ::-1], c, gates)
+
+
+def test_infer_state_must_be_writeable_and_separate():
+    x, h0, c0, Wx, Wh, b = _good()
+    h0.flags.writeable = False
+    with pytest.raises(MinikwsError, match="^h:.*writeable"):
+        K.lstm_infer(x, h0, c0, Wx, Wh, b)
+    c = c0.copy()
+    with pytest.raises(MinikwsError, match="overlap"):
+        K.lstm_infer(x, c, c, Wx, Wh, b)
+
+
+# -------------------------------------------------------------------------------------------------
+# Through minikws.nn: backend="cython" equals backend="numpy", and its gradients check numerically.
+# -------------------------------------------------------------------------------------------------
+def _nn():
+    try:
+        from minikws.nn.lstm import lstm_backward, lstm_forward
+    except ImportError as exc:  # minikws.nn is written by another part; skip until it exists
+        pytest.skip(f"minikws.nn.lstm not importable: {exc}")
+    return lstm_forward, lstm_backward
+
+
+def _non_contiguous(rng, shape, dtype):
+    """A strided view with the values of a random array of ``shape``."""
+    big = (0.5 * rng.standard_normal(shape + (2,))).astype(dtype)
+    return big[..., 1]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_nn_cython_backend_equals_numpy(shape, dtype, contiguous):
+    lstm_forward, lstm_backward = _nn()
+    rng = np.random.default_rng(sum(shape) + 1)
+    T, B, D, H = shape
+    if contiguous:
+        x, h0, c0, Wx, Wh, b = make(rng, T, B, D, H, dtype)
+    else:
+        x = _non_contiguous(rng, (T, B, D), dtype)
+        h0, c0 = _non_contiguous(rng, (B, H), dtype), _non_contiguous(rng, (B, H), dtype)
+        Wx = np.asfortranarray((0.5 * rng.standard_normal((D, 4 * H))).astype(dtype))
+        Wh = (0.5 * rng.standard_normal((4 * H, H))).astype(dtype).T  # a transposed view
+        b = _non_contiguous(rng, (4 * H,), dtype)
+    out = {}
+    for backend in ("numpy", "cython"):
+        h, (hT, cT), cache = lstm_forward(x, h0, c0, Wx, Wh, b, backend=backend)
+        assert cache.backend == backend
+        dh = np.random.default_rng(3).standard_normal(h.shape).astype(dtype)
+        dhT = np.random.default_rng(4).standard_normal(hT.shape).astype(dtype)
+        grads = lstm_backward(dh, cache, dhT=dhT, dcT=None)
+        out[backend] = (h, hT, cT, cache.c, cache.gates) + tuple(grads)
+    names = "h hT cT c gates dx dh0 dc0 dWx dWh db".split()
+    for name, a, w in zip(names, out["cython"], out["numpy"]):
+        assert a.dtype == dtype and a.shape == w.shape, name
+        assert rel_error(a, w) <= TOL[dtype], name
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 2, 3, 4), (4, 1, 2, 3)])
+def test_gradcheck_cython_backend(shape):
+    lstm_forward, lstm_backward = _nn()
+    try:
+        from minikws.gradcheck import numerical_gradient
+        from minikws.gradcheck import rel_error as gc_rel_error
+    except ImportError as exc:
+        pytest.skip(f"minikws.gradcheck not importable: {exc}")
+    rng = np.random.default_rng(11)
+    T, B, D, H = shape
+    inputs = dict(zip(("x", "h0", "c0", "Wx", "Wh", "b"), make(rng, T, B, D, H, np.float64)))
+    dh = rng.standard_normal((T, B, H))
+    dhT, dcT = rng.standard_normal((2, B, H))
+
+    def loss_parts(**kw):
+        h, (hT, cT), cache = lstm_forward(**kw, backend="cython")
+        return h, hT, cT, cache
+
+    h, hT, cT, cache = loss_parts(**inputs)
+    grads = dict(zip(("x", "h0", "c0", "Wx", "Wh", "b"), lstm_backward(dh, cache, dhT=dhT, dcT=dcT)))
+    for name, value in inputs.items():
+        def f(v, name=name):
+            h, hT, cT, _ = loss_parts(**{**inputs, name: v})
+            return np.array(np.sum(h * dh) + np.sum(hT * dhT) + np.sum(cT * dcT))
+        num = numerical_gradient(f, value.copy())
+        assert gc_rel_error(num, grads[name]) <= 1e-7, name
