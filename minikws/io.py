@@ -1,0 +1,300 @@
+"""Model and checkpoint files: ``.npz`` archives that are safe to open.
+
+A minikws file is a NumPy ``.npz`` (a zip of ``.npy`` arrays) holding
+
+* ``format_version`` -- a 0-d int64 array, :data:`FORMAT_VERSION`;
+* ``config`` -- a 0-d unicode array: JSON text with ``"kind"`` (``"model"`` or ``"checkpoint"``) and the
+  settings needed to rebuild the object (label set, sample rate, feature settings, layer sizes, ...);
+* the numeric arrays themselves (weights, normalisation statistics, optimizer moments), under
+  dotted names such as ``model.lstm.l0.Wx``.
+
+Writing goes to a temporary file in the destination's folder, which is then renamed over the
+destination (``os.replace`` is atomic on POSIX and Windows), so a crash mid-write leaves either the old
+file or the new one, never half of one.
+
+Reading never unpickles: every member is checked (name, ``.npy`` header, dtype, size) before its data is
+read, object arrays are refused, and arrays are read with ``allow_pickle=False``. Anything wrong -- a
+truncated download, a file that is not a zip, somebody else's ``.npz``, a version from the future, a
+pickle -- raises :class:`ModelFileError` with one line naming the file; nothing in the file runs.
+"""
+import json
+import os
+import tempfile
+import zipfile
+from typing import NamedTuple
+
+import numpy as np
+
+from minikws.errors import MinikwsError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "Checkpoint",
+    "save_npz",
+    "load_npz",
+    "save_model",
+    "load_model",
+    "save_checkpoint",
+    "load_checkpoint",
+]
+
+FORMAT_VERSION = 1
+_RESERVED = ("format_version", "config")
+_MAX_BYTES = 2**31  # no minikws file is near 2 GiB; a header claiming more is hostile or broken
+_ALLOWED_KINDS = "fiub"  # float, signed/unsigned int, bool: never object, void, string
+
+
+class ModelFileError(MinikwsError):
+    """A model or checkpoint file that cannot be used (missing, damaged, foreign, wrong version)."""
+
+
+def _fail(path, what):
+    return ModelFileError(f"{os.fspath(path)}: {what}")
+
+
+def _atomic_savez(path, arrays):
+    """np.savez ``arrays`` to ``path`` through a temporary file in the same folder, then rename."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise MinikwsError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_npz(path, *, kind, config, arrays):
+    """Write a minikws ``.npz`` file atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; its folder must exist.
+    kind : str
+        What the file holds (``"model"``, ``"checkpoint"``); :func:`load_npz` checks it.
+    config : dict
+        JSON-serialisable settings; stored with ``kind`` added.
+    arrays : dict of str -> ndarray
+        Numeric arrays (float, int or bool), names without ``/`` and not ``format_version``/``config``.
+    """
+    stored = {}
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if name in _RESERVED or "/" in name or not name:
+            raise MinikwsError(f"arrays: invalid array name {name!r}")
+        if a.dtype.kind not in _ALLOWED_KINDS:
+            raise MinikwsError(f"arrays[{name!r}]: dtype {a.dtype} cannot be stored (numeric only)")
+        stored[name] = a
+    text = json.dumps({**config, "kind": kind}, sort_keys=True, allow_nan=False)
+    stored["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
+    stored["config"] = np.array(text)  # a 0-d '<U' array: readable without pickle
+    _atomic_savez(path, stored)
+
+
+def _read_header(f, path, name):
+    """Read a .npy member's magic and header -> (shape, fortran_order, dtype), rejecting what we never write."""
+    try:
+        version = np.lib.format.read_magic(f)
+    except ValueError:
+        raise _fail(path, f"member {name!r} is not a .npy array") from None
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    raise _fail(path, f"member {name!r} has an unsupported .npy version {version}")
+
+
+def _read_members(path):
+    """Every array of the archive, each checked before its data is read -> dict name -> ndarray."""
+    arrays = {}
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if sum(i.file_size for i in infos) > _MAX_BYTES:
+            raise _fail(path, "archive claims more than 2 GiB of data; refusing it")
+        for info in infos:  # every name first: a foreign member means nothing else is read
+            if not info.filename.endswith(".npy") or info.is_dir():
+                raise _fail(path, f"unexpected member {info.filename!r} (not a minikws file)")
+        for info in infos:
+            name = info.filename[: -len(".npy")]
+            if name in arrays:
+                raise _fail(path, f"member {name!r} appears twice")
+            with zf.open(info) as f:
+                shape, _, dtype = _read_header(f, path, name)
+                if dtype.hasobject:
+                    raise _fail(path, f"member {name!r} is a pickled object array; refusing to load it")
+                if dtype.kind not in _ALLOWED_KINDS and not (name == "config" and dtype.kind == "U"):
+                    raise _fail(path, f"member {name!r} has dtype {dtype}, not a numeric array")
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if nbytes > info.file_size:
+                    raise _fail(path, f"member {name!r} is truncated (header promises {nbytes} bytes)")
+            with zf.open(info) as f:
+                arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+    return arrays
+
+
+def load_npz(path, *, kind):
+    """Open a minikws ``.npz`` file written by :func:`save_npz`, checking everything first.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    kind : str
+        The kind the caller expects (``"model"`` or ``"checkpoint"``).
+
+    Returns
+    -------
+    config : dict
+        The JSON settings (with ``"kind"``).
+    arrays : dict of str -> ndarray
+        Every numeric array (not ``format_version`` or ``config``).
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated or damaged file; not a zip; not a minikws file; another version; a
+        different kind; an object (pickle) array.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise _fail(path, "no such file")
+    if not os.path.isfile(path):
+        raise _fail(path, "not a file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x93NUMPY"):
+        raise _fail(path, "a single .npy array, not a minikws .npz file")
+    if head[:1] == b"\x80":
+        raise _fail(path, "looks like a Python pickle; refusing to load it")
+    if not zipfile.is_zipfile(path):
+        raise _fail(path, "not a minikws file (not an .npz archive; truncated or damaged?)")
+    try:
+        arrays = _read_members(path)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        # zlib/CRC errors, short reads, malformed headers: all mean the file is damaged
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _fail(path, f"damaged or truncated file ({detail})") from None
+    if "format_version" not in arrays or "config" not in arrays:
+        raise _fail(path, "not a minikws file (no format_version/config)")
+    version = arrays.pop("format_version")
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise _fail(path, "not a minikws file (bad format_version)")
+    if int(version) != FORMAT_VERSION:
+        raise _fail(path, f"format version {int(version)}, this minikws reads version {FORMAT_VERSION}")
+    text = arrays.pop("config")
+    if text.shape != () or text.dtype.kind != "U":
+        raise _fail(path, "not a minikws file (config is not a text scalar)")
+    try:
+        config = json.loads(str(text))
+    except ValueError:
+        raise _fail(path, "config is not valid JSON") from None
+    if not isinstance(config, dict):
+        raise _fail(path, "config is not a JSON object")
+    if config.get("kind") != kind:
+        raise _fail(path, f"holds a {config.get('kind')!r}, expected a {kind!r}")
+    return config, arrays
+
+
+def _prefixed(prefix, d):
+    return {f"{prefix}.{k}": v for k, v in d.items()}
+
+
+def _unprefixed(prefix, d):
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in d.items() if k.startswith(prefix + ".")}
+
+
+def save_model(model, path):
+    """Write a :class:`minikws.models.KWSModel` (settings + weights + normalisation) atomically."""
+    save_npz(path, kind="model", config={"model": model.get_config()},
+             arrays=_prefixed("model", model.state_dict()))
+
+
+def _model_from(path, config, state):
+    from minikws.models import KWSModel
+
+    try:
+        model = KWSModel.from_config(config)
+        model.load_state_dict(state)
+    except MinikwsError as exc:
+        raise _fail(path, str(exc)) from None
+    return model
+
+
+def load_model(path):
+    """Read a model file written by :func:`save_model` (or the best model of a checkpoint).
+
+    Returns
+    -------
+    minikws.models.KWSModel
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_npz`, and when the settings, label set, array names, shapes or dtypes do not
+        describe a valid model.
+    """
+    path = os.fspath(path)
+    config, arrays = load_npz(path, kind="model")
+    if not isinstance(config.get("model"), dict):
+        raise _fail(path, "config has no model settings")
+    return _model_from(path, config["model"], _unprefixed("model", arrays))
+
+
+class Checkpoint(NamedTuple):
+    """What a training run needs to continue exactly where it stopped.
+
+    model : KWSModel (weights after ``epoch`` epochs); best_state : dict of arrays (weights of the best
+    epoch so far, or None); optimizer_state : dict of arrays; epoch : int (epochs completed);
+    history : dict of lists; trainer : dict (the trainer's settings, to check a resume uses the same).
+    """
+
+    model: object
+    best_state: dict
+    optimizer_state: dict
+    epoch: int
+    history: dict
+    trainer: dict
+
+
+def save_checkpoint(path, *, model, optimizer_state, epoch, history, trainer, best_state=None):
+    """Write a training checkpoint atomically (see :class:`Checkpoint` for the fields)."""
+    arrays = {**_prefixed("model", model.state_dict()), **_prefixed("optim", optimizer_state)}
+    if best_state is not None:
+        arrays.update(_prefixed("best", best_state))
+    config = {"model": model.get_config(), "epoch": int(epoch), "history": history,
+              "trainer": trainer, "has_best": best_state is not None}
+    save_npz(path, kind="checkpoint", config=config, arrays=arrays)
+
+
+def load_checkpoint(path):
+    """Read a checkpoint written by :func:`save_checkpoint` -> :class:`Checkpoint`.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load_model`.
+    """
+    path = os.fspath(path)
+    config, arrays = load_npz(path, kind="checkpoint")
+    for key, typ in (("model", dict), ("epoch", int), ("history", dict), ("trainer", dict)):
+        if not isinstance(config.get(key), typ):
+            raise _fail(path, f"checkpoint config has no valid {key!r}")
+    model = _model_from(path, config["model"], _unprefixed("model", arrays))
+    best = None
+    if config.get("has_best"):
+        best = _unprefixed("best", arrays)
+        probe = _model_from(path, config["model"], best)  # validates the best weights' shapes
+        del probe
+    return Checkpoint(model=model, best_state=best, optimizer_state=_unprefixed("optim", arrays),
+                      epoch=config["epoch"], history=config["history"], trainer=config["trainer"])

@@ -1,0 +1,218 @@
+"""Model and checkpoint files: round trips, atomic writes, and hostile or broken files refused."""
+import io as _io
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from minikws import io as mio
+from minikws.errors import MinikwsError
+
+
+class Evil:
+    """Unpickling this creates a file: the marker proves whether anything in a file was executed."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _write_raw_npz(path, arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _valid(path, **arrays):
+    mio.save_npz(path, kind="model", config={"hello": [1, 2]},
+                 arrays=arrays or {"w": np.arange(6, dtype=np.float32).reshape(2, 3)})
+
+
+def _one_line_error(path, exc):
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert os.fspath(path) in msg
+    assert isinstance(exc.value, MinikwsError) and isinstance(exc.value, ValueError)
+    return msg
+
+
+def test_round_trip_and_no_temp_files(tmp_path):
+    path = tmp_path / "m.npz"
+    arrays = {"a.b": np.arange(5, dtype=np.float64), "i": np.array([1, 2], dtype=np.int64),
+              "flag": np.array(True)}
+    mio.save_npz(path, kind="model", config={"x": 1.5, "names": ["yes", "no"]}, arrays=arrays)
+    config, back = mio.load_npz(path, kind="model")
+    assert config == {"x": 1.5, "names": ["yes", "no"], "kind": "model"}
+    assert set(back) == set(arrays)
+    for k in arrays:
+        np.testing.assert_array_equal(back[k], arrays[k])
+        assert back[k].dtype == arrays[k].dtype
+    assert os.listdir(tmp_path) == ["m.npz"]
+    with np.load(path, allow_pickle=False) as z:  # an ordinary .npz, readable without minikws
+        assert int(z["format_version"]) == mio.FORMAT_VERSION
+        assert json.loads(str(z["config"]))["kind"] == "model"
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    _valid(path)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError):
+        _valid(path, w=np.zeros(3, dtype=np.float32))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_object_arrays_are_not_written(tmp_path):
+    with pytest.raises(MinikwsError, match="numeric only"):
+        mio.save_npz(tmp_path / "x.npz", kind="model", config={},
+                     arrays={"o": np.array([{"a": 1}], dtype=object)})
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.7, 0.95])
+def test_truncated_file(tmp_path, cut):
+    path = tmp_path / "m.npz"
+    _valid(path, w=np.random.default_rng(0).standard_normal(5000).astype(np.float32))
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    _one_line_error(path, exc)
+
+
+def test_corrupted_member_data(tmp_path):
+    path = tmp_path / "m.npz"
+    _valid(path, w=np.zeros(4000, dtype=np.float32))
+    data = bytearray(path.read_bytes())
+    i = data.index(b"\x93NUMPY") + 400  # inside the first array's data: the CRC no longer matches
+    data[i:i + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    _one_line_error(path, exc)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, I am a text file\n", b"\x00" * 1000,
+                                     b"PK\x03\x04 not really a zip"])
+def test_not_a_zip(tmp_path, content):
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    _one_line_error(path, exc)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(mio.ModelFileError, match="no such file"):
+        mio.load_npz(tmp_path / "nope.npz", kind="model")
+    with pytest.raises(mio.ModelFileError, match="not a file"):
+        mio.load_npz(tmp_path, kind="model")
+
+
+def test_plain_npy_file(tmp_path):
+    path = tmp_path / "m.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(mio.ModelFileError, match="single .npy"):
+        mio.load_npz(path, kind="model")
+
+
+def test_pickle_file_is_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.npz"
+    path.write_bytes(pickle.dumps(Evil(str(marker))))
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    assert "pickle" in _one_line_error(path, exc)
+    assert not marker.exists()
+
+
+def test_object_array_member_is_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.npz"
+    _write_raw_npz(path, {
+        "format_version": np.array(mio.FORMAT_VERSION, dtype=np.int64),
+        "config": np.array(json.dumps({"kind": "model"})),
+        "w": np.array([Evil(str(marker))], dtype=object),
+    })
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    assert "object array" in _one_line_error(path, exc)
+    assert not marker.exists()
+
+
+def test_pickled_config_is_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "m.npz"
+    _write_raw_npz(path, {"format_version": np.array(1, dtype=np.int64),
+                          "config": np.array(Evil(str(marker)), dtype=object)})
+    with pytest.raises(mio.ModelFileError):
+        mio.load_npz(path, kind="model")
+    assert not marker.exists()
+
+
+def test_foreign_members(tmp_path):
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("format_version.npy", b"")
+        zf.writestr("payload.pkl", pickle.dumps(Evil(str(tmp_path / "pwned"))))
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    assert "unexpected member" in _one_line_error(path, exc)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_header_promising_more_than_the_data(tmp_path):
+    buf = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f4", "fortran_order": False, "shape": (10**9,)})
+    buf.write(b"\x00" * 16)
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("w.npy", buf.getvalue())
+    with pytest.raises(mio.ModelFileError, match="truncated"):
+        mio.load_npz(path, kind="model")
+
+
+def test_someone_elses_npz(tmp_path):
+    path = tmp_path / "m.npz"
+    _write_raw_npz(path, {"weights": np.zeros(3), "bias": np.ones(2)})
+    with pytest.raises(mio.ModelFileError, match="not a minikws file") as exc:
+        mio.load_npz(path, kind="model")
+    _one_line_error(path, exc)
+
+
+@pytest.mark.parametrize("version", [0, 2, 99])
+def test_other_format_versions(tmp_path, version):
+    path = tmp_path / "m.npz"
+    _write_raw_npz(path, {"format_version": np.array(version, dtype=np.int64),
+                          "config": np.array(json.dumps({"kind": "model"}))})
+    with pytest.raises(mio.ModelFileError, match=f"format version {version}"):
+        mio.load_npz(path, kind="model")
+
+
+@pytest.mark.parametrize("config", ["{not json", json.dumps([1, 2]), json.dumps({"kind": "checkpoint"})])
+def test_bad_config(tmp_path, config):
+    path = tmp_path / "m.npz"
+    _write_raw_npz(path, {"format_version": np.array(1, dtype=np.int64), "config": np.array(config)})
+    with pytest.raises(mio.ModelFileError) as exc:
+        mio.load_npz(path, kind="model")
+    _one_line_error(path, exc)
+
+
+def test_string_array_member_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    _write_raw_npz(path, {"format_version": np.array(1, dtype=np.int64),
+                          "config": np.array(json.dumps({"kind": "model"})),
+                          "names": np.array(["a", "b"])})
+    with pytest.raises(mio.ModelFileError, match="not a numeric array"):
+        mio.load_npz(path, kind="model")
