@@ -16,6 +16,7 @@ from minikws.errors import MinikwsError
 # Subcommand name -> (module in minikws.cli, one-line help). Command modules import the library inside
 # run(), not at the top, so that building the parser (and `minikws --help`) stays fast.
 COMMANDS = {
+    "info": ("minikws.cli.info", "Print versions, the active LSTM backend, BLAS and thread counts."),
 }
 
 
