@@ -17,6 +17,7 @@ from minikws.errors import MinikwsError
 # run(), not at the top, so that building the parser (and `minikws --help`) stays fast.
 COMMANDS = {
     "info": ("minikws.cli.info", "Print versions, the active LSTM backend, BLAS and thread counts."),
+    "gradcheck": ("minikws.cli.gradcheck", "Check every backward formula against numerical gradients."),
 }
 
 
