@@ -1,0 +1,528 @@
+r"""The keyword-spotting model: MFCC features -> normalisation -> stacked LSTM -> Linear -> softmax.
+
+This is the article's section 4.2 network (two LSTM layers, a fully connected layer and a softmax) as
+one object that also owns what is needed to use it on audio: the sample rate, the MFCC settings, the
+label set and the per-coefficient normalisation statistics measured on the training data.
+
+Shape legend: T time steps (= F feature frames), B batch, K cepstral coefficients (the LSTM's input
+size D), H hidden units, C classes.
+
+For a batch of feature sequences :math:`x_{1..T}` (padded to the longest clip) the model computes
+
+.. math::
+   :label: kws-model
+
+   \tilde x_t = (x_t - \mu) / \sigma, \qquad
+   h^{(1)}_t = \mathrm{LSTM}_1(\tilde x_t, h^{(1)}_{t-1}), \; \ldots, \;
+   h^{(L)}_t = \mathrm{LSTM}_L(h^{(L-1)}_t, h^{(L)}_{t-1}), \qquad
+   z_t = W^\top \mathrm{dropout}(h^{(L)}_t) + b, \qquad p_t = \mathrm{softmax}(z_t)
+
+with :math:`\mu, \sigma` (K,) the per-coefficient mean and standard deviation of the training frames.
+Every frame has logits :math:`z_t` (:meth:`KWSModel.forward_frames`: per-frame tags, streaming); the
+clip's label is read at its last valid frame, :math:`z_{\ell_b}` for a clip of :math:`\ell_b` frames
+(:meth:`KWSModel.forward`). The LSTM is causal, so the padding after frame :math:`\ell_b` cannot change
+that output.
+"""
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from minikws._validate import check_float_array, check_positive_int
+from minikws.errors import MinikwsError
+
+__all__ = [
+    "default_feature_settings",
+    "KWSCache",
+    "KWSModel",
+    "resample",
+]
+
+_FEATURE_KEYS = ("n_mfcc", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
+
+
+def default_feature_settings(sr):
+    """MFCC settings scaled to a sample rate: 25 ms windows every 10 ms, 13 coefficients.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz (16000 for Speech Commands and the synthesized set, 8000 for FSDD).
+
+    Returns
+    -------
+    dict
+        Keywords of :func:`minikws.features.mfcc`: ``n_mfcc``, ``n_fft`` (the power of two >= the
+        window), ``hop_length``, ``win_length``, ``n_mels`` (40 at 16 kHz, fewer below so that no mel
+        filter is narrower than an FFT bin), ``fmin`` (20 Hz), ``fmax`` (``sr / 2``).
+    """
+    sr = check_positive_int("sr", sr, minimum=1000)
+    win = int(round(0.025 * sr))
+    hop = int(round(0.010 * sr))
+    n_fft = 1 << (win - 1).bit_length()
+    n_mels = 40 if sr >= 16000 else 32 if sr >= 8000 else 24
+    return {"n_mfcc": 13, "n_fft": n_fft, "hop_length": hop, "win_length": win,
+            "n_mels": n_mels, "fmin": 20.0, "fmax": sr / 2}
+
+
+def resample(y, *, orig_sr, target_sr):
+    """Resample a waveform with a polyphase filter (``scipy.signal.resample_poly``).
+
+    Parameters
+    ----------
+    y : ndarray (S,)
+        float32 or float64 samples.
+    orig_sr, target_sr : int
+        Sample rates in Hz. Their ratio, reduced, must have numerator and denominator <= 1000.
+
+    Returns
+    -------
+    ndarray (S',) of y's dtype
+        ``S' = ceil(S * target_sr / orig_sr)``.
+    """
+    orig_sr = check_positive_int("orig_sr", orig_sr)
+    target_sr = check_positive_int("target_sr", target_sr)
+    if orig_sr == target_sr:
+        return y
+    g = math.gcd(orig_sr, target_sr)
+    up, down = target_sr // g, orig_sr // g
+    if up > 1000 or down > 1000:
+        raise MinikwsError(
+            f"sample rate {orig_sr} Hz cannot be resampled to {target_sr} Hz (ratio {up}/{down} too fine)")
+    if orig_sr * 4 < target_sr:
+        raise MinikwsError(
+            f"sample rate {orig_sr} Hz is too low for a model trained at {target_sr} Hz "
+            f"(more than 4x upsampling; the audio lacks the frequencies the model listens to)")
+    from scipy.signal import resample_poly
+
+    return resample_poly(y, up, down).astype(y.dtype, copy=False)
+
+
+class KWSCache(NamedTuple):
+    """What the backward methods of :class:`KWSModel` need from the forward ones.
+
+    T, B (ints) the LSTM's output shape; drop (DropoutCache) of the dropout before the Linear layer;
+    lengths (B,) valid frames of each clip, or None for a frame-level forward.
+    """
+
+    T: int
+    B: int
+    drop: object
+    lengths: object
+
+
+class KWSModel:
+    """MFCC -> normalisation -> LSTM x num_layers -> Linear -> softmax, with its settings.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The label set, C >= 2 names in class-index order.
+    sr : int
+        Sample rate the model listens at; other rates are resampled by :meth:`predict_proba`.
+    features : dict, optional
+        Keywords of :func:`minikws.features.mfcc` (see :func:`default_feature_settings`, the default).
+    hidden_size : int
+        H, units per LSTM layer.
+    num_layers : int
+        Stacked LSTM layers (the article uses 2).
+    dropout : float
+        Dropout probability between LSTM layers and before the Linear layer, in training only.
+    dtype : numpy dtype
+        float32 (default; fast) or float64 (gradient checks).
+    seed : int
+        Seed of the weight initialisation.
+    backend : {"auto", "numpy", "cython"}
+        Which LSTM implementation runs (see :mod:`minikws._backend`).
+
+    Attributes
+    ----------
+    mean, std : ndarray (K,)
+        Normalisation statistics (0 and 1 until :meth:`fit_normalization`).
+    lstm : minikws.nn.LSTM
+    fc : minikws.nn.Linear
+        Params "W" (H, C) and "b" (C,).
+    """
+
+    def __init__(self, *, classes, sr=16000, features=None, hidden_size=64, num_layers=2, dropout=0.1,
+                 dtype=np.float32, seed=0, backend="auto"):
+        from minikws.nn import LSTM, Linear
+
+        classes = tuple(classes)
+        if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
+            raise MinikwsError(f"classes: expected at least 2 non-empty names, got {classes!r}")
+        if len(set(classes)) != len(classes):
+            raise MinikwsError(f"classes: names must be unique, got {classes!r}")
+        self.classes = classes
+        self.sr = check_positive_int("sr", sr, minimum=1000)
+        self.features = self._check_features(default_feature_settings(self.sr) if features is None
+                                             else features)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise MinikwsError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise MinikwsError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.seed = int(seed)
+        self.backend = backend
+        K = self.features["n_mfcc"]
+        rng = np.random.default_rng([self.seed, 0x5EED])
+        self.lstm = LSTM(K, self.hidden_size, num_layers=self.num_layers, dropout=self.dropout,
+                         dtype=self.dtype, rng=rng, backend=backend)
+        self.fc = Linear(self.hidden_size, len(classes), dtype=self.dtype, rng=rng)
+        self.mean = np.zeros(K, dtype=self.dtype)
+        self.std = np.ones(K, dtype=self.dtype)
+
+    # ----------------------------------------------------------------------------------- settings
+    @staticmethod
+    def _check_features(features):
+        if not isinstance(features, dict):
+            raise MinikwsError(f"features: expected a dict of MFCC settings, got {type(features).__name__}")
+        unknown = set(features) - set(_FEATURE_KEYS)
+        if unknown:
+            raise MinikwsError(f"features: unknown settings {sorted(unknown)}; known: {list(_FEATURE_KEYS)}")
+        out = dict(features)
+        for key in ("n_mfcc", "n_fft", "hop_length", "win_length", "n_mels"):
+            if key in out:
+                out[key] = check_positive_int(f"features[{key!r}]", out[key])
+        if "n_mfcc" not in out:
+            raise MinikwsError("features: 'n_mfcc' is required")
+        return out
+
+    @property
+    def num_classes(self):
+        return len(self.classes)
+
+    def get_config(self):
+        """The settings that rebuild this model (JSON-serialisable dict); weights are in state_dict()."""
+        return {"classes": list(self.classes), "sr": self.sr, "features": dict(self.features),
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "dropout": self.dropout, "dtype": self.dtype.name, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config, *, backend="auto"):
+        """Build an (untrained) model from :meth:`get_config`'s dict, validating every field."""
+        if not isinstance(config, dict):
+            raise MinikwsError("model config: expected a JSON object")
+        needed = ("classes", "sr", "features", "hidden_size", "num_layers", "dropout", "dtype", "seed")
+        missing = [k for k in needed if k not in config]
+        if missing:
+            raise MinikwsError(f"model config: missing {missing}")
+        if config["dtype"] not in ("float32", "float64"):
+            raise MinikwsError(f"model config: dtype must be float32 or float64, got {config['dtype']!r}")
+        if not isinstance(config["classes"], list):
+            raise MinikwsError("model config: classes must be a list of names")
+        if isinstance(config["seed"], bool) or not isinstance(config["seed"], int):
+            raise MinikwsError("model config: seed must be an integer")
+        return cls(classes=config["classes"], sr=config["sr"], features=config["features"],
+                   hidden_size=config["hidden_size"], num_layers=config["num_layers"],
+                   dropout=config["dropout"], dtype=np.dtype(config["dtype"]), seed=config["seed"],
+                   backend=backend)
+
+    # ---------------------------------------------------------------------------------- parameters
+    @property
+    def params(self):
+        """Trainable arrays by name ("lstm.l0.Wx", ..., "fc.W", "fc.b"); the model's own arrays, so an
+        optimizer (or a pruning/quantisation step) that changes them in place changes the model."""
+        out = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
+        out.update({f"fc.{k}": v for k, v in self.fc.params.items()})
+        return out
+
+    @property
+    def grads(self):
+        """Gradients with the keys of :attr:`params`, accumulated by the backward methods."""
+        out = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
+        out.update({f"fc.{k}": v for k, v in self.fc.grads.items()})
+        return out
+
+    def zero_grad(self):
+        self.lstm.zero_grad()
+        self.fc.zero_grad()
+
+    def num_parameters(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def state_dict(self):
+        """Copies of every array that defines the trained model: params plus "norm.mean", "norm.std"."""
+        out = {k: v.copy() for k, v in self.params.items()}
+        out["norm.mean"] = self.mean.copy()
+        out["norm.std"] = self.std.copy()
+        return out
+
+    def load_state_dict(self, state):
+        """Copy arrays from :meth:`state_dict` into the model, in place (an optimizer holding the
+        params keeps working). Names, shapes, dtypes and finiteness are checked first; nothing is
+        changed unless all are right."""
+        target = self.params
+        target["norm.mean"] = self.mean
+        target["norm.std"] = self.std
+        missing = sorted(set(target) - set(state))
+        extra = sorted(set(state) - set(target))
+        if missing or extra:
+            raise MinikwsError(f"state: missing arrays {missing}, unexpected arrays {extra}")
+        for name, dst in target.items():
+            src = state[name]
+            if not isinstance(src, np.ndarray) or src.shape != dst.shape or src.dtype != dst.dtype:
+                got = (getattr(src, "shape", None), getattr(src, "dtype", type(src).__name__))
+                raise MinikwsError(
+                    f"state[{name!r}]: expected shape {dst.shape} dtype {dst.dtype}, got {got[0]} {got[1]}")
+            if not np.isfinite(src).all():
+                raise MinikwsError(f"state[{name!r}]: contains NaN or infinite values")
+        if not (state["norm.std"] > 0).all():
+            raise MinikwsError("state['norm.std']: standard deviations must be positive")
+        for name, dst in target.items():
+            np.copyto(dst, state[name])
+
+    # ------------------------------------------------------------------------------------ features
+    def featurize(self, waveforms, *, sr=None):
+        """MFCC features of each clip, at the model's sample rate and settings.
+
+        Parameters
+        ----------
+        waveforms : ndarray (S,) or sequence of ndarray (S_b,)
+            One clip or several of any lengths; float samples in [-1, 1].
+        sr : int, optional
+            Their sample rate (default: the model's); others are resampled first.
+
+        Returns
+        -------
+        list of ndarray (F_b, K)
+            In the model's dtype, not normalised (the model normalises in :meth:`forward_frames`).
+        """
+        from minikws.features import mfcc
+
+        clips = [waveforms] if isinstance(waveforms, np.ndarray) and waveforms.ndim == 1 else list(waveforms)
+        sr = self.sr if sr is None else sr
+        out = []
+        for b, y in enumerate(clips):
+            y = np.asarray(y)
+            if y.ndim != 1 or y.size == 0:
+                raise MinikwsError(f"waveforms[{b}]: expected a non-empty 1-D array, got shape {y.shape}")
+            if y.dtype.kind != "f":
+                raise MinikwsError(f"waveforms[{b}]: expected float samples in [-1, 1], got dtype {y.dtype}")
+            y = resample(y.astype(np.float32, copy=False), orig_sr=sr, target_sr=self.sr)
+            n_fft = self.features["n_fft"] if "n_fft" in self.features else 512
+            if y.size < n_fft // 2 + 1:  # centre padding is a reflection; it needs that many samples
+                y = np.pad(y, (0, n_fft // 2 + 1 - y.size))
+            out.append(mfcc(y, sr=self.sr, **self.features).astype(self.dtype, copy=False))
+        return out
+
+    def fit_normalization(self, feats):
+        """Set :attr:`mean` and :attr:`std` from training feature matrices (every frame counts once).
+
+        Parameters
+        ----------
+        feats : sequence of ndarray (F_b, K)
+        """
+        if not len(feats):
+            raise MinikwsError("feats: no training clips to measure the normalisation on")
+        frames = np.concatenate([np.asarray(f, dtype=np.float64) for f in feats], axis=0)
+        if frames.ndim != 2 or frames.shape[1] != self.mean.shape[0]:
+            raise MinikwsError(f"feats: expected matrices (F, {self.mean.shape[0]}), got {frames.shape[1:]}")
+        self.mean[...] = frames.mean(axis=0)
+        self.std[...] = np.maximum(frames.std(axis=0), 1e-5)  # a constant coefficient must not divide by 0
+
+    @staticmethod
+    def pad(feats, dtype=None):
+        """Stack feature matrices of different lengths time-major, zero-padded.
+
+        Parameters
+        ----------
+        feats : sequence of ndarray (F_b, K)
+
+        Returns
+        -------
+        x : ndarray (T, B, K)
+            T = max F_b; frames past a clip's end are 0.
+        lengths : ndarray of int64 (B,)
+        """
+        lengths = np.array([f.shape[0] for f in feats], dtype=np.int64)
+        K = feats[0].shape[1]
+        x = np.zeros((int(lengths.max()), len(feats), K), dtype=dtype or feats[0].dtype)
+        for b, f in enumerate(feats):
+            x[: f.shape[0], b] = f
+        return x, lengths
+
+    # ---------------------------------------------------------------------------- forward/backward
+    def _check_x(self, x):
+        check_float_array("x", x, ndim=3)
+        if x.dtype != self.dtype:
+            raise MinikwsError(f"x: expected dtype {self.dtype} (the model's), got {x.dtype}")
+        if x.shape[2] != self.mean.shape[0]:
+            raise MinikwsError(f"x: expected (T, B, K={self.mean.shape[0]}), got shape {x.shape}")
+
+    def _encode(self, x, state, train, rng):
+        """Normalise and run the LSTM stack: (T, B, K) -> h (T, B, H), final state."""
+        self._check_x(x)
+        use_dropout = train and self.dropout > 0
+        if use_dropout and not isinstance(rng, np.random.Generator):
+            raise MinikwsError("rng: training with dropout needs an explicit numpy.random.Generator")
+        if use_dropout:
+            self.lstm.rng = rng  # the stack draws its inter-layer dropout masks from its rng attribute
+        xn = (x - self.mean) / self.std
+        return self.lstm.forward(xn, state=state, train=use_dropout)
+
+    def _head(self, h, train, rng):
+        from minikws.nn.layers import dropout_forward
+
+        h, drop = dropout_forward(h, self.dropout, rng, train=train and self.dropout > 0)
+        return self.fc.forward(h), drop
+
+    def forward_frames(self, x, *, state=None, train=False, rng=None):
+        """Logits for every frame, eq. :eq:`kws-model` (frame tags, streaming).
+
+        Parameters
+        ----------
+        x : ndarray (T, B, K)
+            Raw (not normalised) MFCC frames, in the model's dtype.
+        state : list of (h, c), optional
+            Per-layer LSTM states (B, H) to start from (streaming); zeros if None.
+        train : bool
+            Apply dropout (needs ``rng``).
+        rng : numpy.random.Generator, optional
+            Source of the dropout masks when ``train`` and ``dropout > 0``.
+
+        Returns
+        -------
+        logits : ndarray (T, B, C)
+        state : list of (h, c)
+            Final per-layer states, to continue with the next chunk.
+        cache : KWSCache
+        """
+        h, state = self._encode(x, state, train, rng)
+        logits, drop = self._head(h, train, rng)
+        return logits, state, KWSCache(x.shape[0], x.shape[1], drop, None)
+
+    def backward_frames(self, dlogits, cache):
+        """Back-propagate per-frame logit gradients (T, B, C); accumulates into :attr:`grads`.
+
+        Returns
+        -------
+        dx : ndarray (T, B, K)
+            Gradient with respect to the raw input frames (through the normalisation).
+        """
+        from minikws.nn.layers import dropout_backward
+
+        dh = dropout_backward(self.fc.backward(dlogits), cache.drop)
+        return self.lstm.backward(dh) / self.std
+
+    def forward(self, x, lengths, *, train=False, rng=None):
+        """Utterance logits, read at each clip's last valid frame.
+
+        Parameters
+        ----------
+        x : ndarray (T, B, K)
+            Zero-padded raw MFCC frames.
+        lengths : ndarray of int (B,)
+            Valid frames per clip, 1 <= lengths[b] <= T.
+        train, rng
+            As :meth:`forward_frames`.
+
+        Returns
+        -------
+        logits : ndarray (B, C)
+            :math:`z_{\\ell_b}` for every clip b.
+        cache : KWSCache
+        """
+        self._check_x(x)
+        T, B, _ = x.shape
+        lengths = np.asarray(lengths)
+        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+            raise MinikwsError(f"lengths: expected {B} integers, got {lengths.dtype} shape {lengths.shape}")
+        if lengths.min() < 1 or lengths.max() > T:
+            raise MinikwsError(f"lengths: each must lie in [1, T={T}], got [{lengths.min()}, {lengths.max()}]")
+        # The LSTM is causal: running it past a clip's end cannot change h at the clip's last frame.
+        h, _ = self._encode(x, None, train, rng)
+        h_last = h[lengths - 1, np.arange(B)]  # (B, H)
+        logits, drop = self._head(h_last, train, rng)
+        return logits, KWSCache(T, B, drop, lengths)
+
+    def backward(self, dlogits, cache):
+        """Back-propagate utterance logit gradients (B, C) from :meth:`forward`; accumulates grads.
+
+        Returns
+        -------
+        dx : ndarray (T, B, K)
+        """
+        from minikws.nn.layers import dropout_backward
+
+        dh_last = dropout_backward(self.fc.backward(dlogits), cache.drop)
+        dh = np.zeros((cache.T, cache.B, self.hidden_size), dtype=dh_last.dtype)
+        dh[cache.lengths - 1, np.arange(cache.B)] = dh_last  # only the read-out frame receives gradient
+        return self.lstm.backward(dh) / self.std
+
+    def loss(self, x, lengths, targets, *, train=False, rng=None):
+        """Mean softmax cross-entropy of the utterance logits -> (loss, logits (B, C), dlogits, cache)."""
+        from minikws.nn.losses import softmax_cross_entropy
+
+        logits, cache = self.forward(x, lengths, train=train, rng=rng)
+        loss, dlogits = softmax_cross_entropy(logits, np.asarray(targets, dtype=np.int64))
+        return loss, logits, dlogits, cache
+
+    # ------------------------------------------------------------------------------------ inference
+    def stream(self, frames, state=None):
+        """Streaming inference: per-frame probabilities for a chunk, carrying the LSTM state along.
+
+        Calling it on consecutive chunks of one feature sequence gives the same probabilities as one
+        call on the whole sequence.
+
+        Parameters
+        ----------
+        frames : ndarray (T, B, K)
+            The next raw MFCC frames of B streams.
+        state : list of (h, c), optional
+            What the previous call returned (None at the start of a stream).
+
+        Returns
+        -------
+        probs : ndarray (T, B, C)
+        state : list of (h, c)
+        """
+        from minikws.nn.losses import softmax
+
+        logits, state, _ = self.forward_frames(frames, state=state, train=False)
+        return softmax(logits, axis=-1), state
+
+    def predict_proba(self, waveforms, *, sr=None, batch_size=64):
+        """Class probabilities for clips of any length and sample rate.
+
+        Parameters
+        ----------
+        waveforms : ndarray (S,) or sequence of ndarray (S_b,)
+        sr : int, optional
+            Their sample rate (default: the model's); others are resampled.
+        batch_size : int
+            Clips per forward pass (clips are grouped by length to waste little padding).
+
+        Returns
+        -------
+        ndarray (B, C)
+            Rows sum to 1; row b for clip b, columns in the order of :attr:`classes`.
+        """
+        feats = self.featurize(waveforms, sr=sr)
+        return self.predict_proba_features(feats, batch_size=batch_size)
+
+    def predict_proba_features(self, feats, *, batch_size=64):
+        """Class probabilities from raw MFCC matrices (F_b, K) -> (B, C)."""
+        from minikws.nn.losses import softmax
+
+        batch_size = check_positive_int("batch_size", batch_size)
+        order = np.argsort([f.shape[0] for f in feats], kind="stable")
+        out = np.zeros((len(feats), self.num_classes), dtype=self.dtype)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            x, lengths = self.pad([feats[i] for i in idx], dtype=self.dtype)
+            logits, _ = self.forward(x, lengths, train=False)
+            out[idx] = softmax(logits, axis=-1)
+        return out
+
+    def predict(self, waveforms, *, sr=None):
+        """Most probable class index of each clip -> ndarray of int64 (B,)."""
+        return np.argmax(self.predict_proba(waveforms, sr=sr), axis=1)
+
+    def __repr__(self):
+        return (f"KWSModel(classes={len(self.classes)}, sr={self.sr}, K={self.mean.shape[0]}, "
+                f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+                f"params={self.num_parameters()}, dtype={self.dtype.name})")
