@@ -73,6 +73,8 @@ def sigmoid(a, out=None):
        \sigma(a) = \frac{1}{1 + e^{-a}} = \tfrac12 \tanh(\tfrac12 a) + \tfrac12
 
     ``exp(-a)`` overflows for a < -710 (float64) or a < -89 (float32); ``tanh`` saturates instead.
+    The result is accurate to machine epsilon in absolute terms (what a gate needs); far in the left
+    tail, where sigma(a) < eps, it rounds to 0 rather than keeping relative precision.
 
     Parameters
     ----------
