@@ -18,6 +18,10 @@ from minikws.errors import MinikwsError
 COMMANDS = {
     "info": ("minikws.cli.info", "Print versions, the active LSTM backend, BLAS and thread counts."),
     "gradcheck": ("minikws.cli.gradcheck", "Check every backward formula against numerical gradients."),
+    "demo": ("minikws.cli.demo", "Synthesize commands, train, and score on voices never heard in training."),
+    "train": ("minikws.cli.train", "Train a keyword spotter on a folder of recordings or the built-in set."),
+    "evaluate": ("minikws.cli.evaluate", "Score a trained model on the test split of a folder of recordings."),
+    "predict": ("minikws.cli.predict", "Print the most probable label of each WAV file."),
 }
 
 
