@@ -216,3 +216,80 @@ def test_string_array_member_refused(tmp_path):
                           "names": np.array(["a", "b"])})
     with pytest.raises(mio.ModelFileError, match="not a numeric array"):
         mio.load_npz(path, kind="model")
+
+
+# ------------------------------------------------------------------------------------ model files
+def _model():
+    from minikws.models import KWSModel
+
+    m = KWSModel(classes=("yes", "no", "_silence_"), sr=8000, hidden_size=5, num_layers=2,
+                 features={"n_mfcc": 4, "n_fft": 256, "hop_length": 80, "win_length": 200, "n_mels": 16},
+                 seed=1)
+    m.mean[...] = np.arange(4)
+    m.std[...] = 2.0
+    return m
+
+
+def test_model_round_trip(tmp_path):
+    m = _model()
+    path = tmp_path / "model.npz"
+    mio.save_model(m, path)
+    back = mio.load_model(path)
+    assert back.get_config() == m.get_config()
+    x = np.random.default_rng(0).standard_normal((6, 2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(back.forward(x, np.array([6, 3]))[0], m.forward(x, np.array([6, 3]))[0])
+    with pytest.raises(mio.ModelFileError, match="checkpoint"):
+        mio.load_checkpoint(path)
+
+
+def _rewrite(path, edit_config=None, edit_arrays=None):
+    config, arrays = mio.load_npz(path, kind="model")
+    if edit_config:
+        edit_config(config)
+    if edit_arrays:
+        edit_arrays(arrays)
+    config.pop("kind")
+    mio.save_npz(path, kind="model", config=config, arrays=arrays)
+
+
+@pytest.mark.parametrize("edit_config,edit_arrays,match", [
+    (None, lambda a: a.update({"model.fc.W": a["model.fc.W"][:, :2]}), "fc.W"),
+    (None, lambda a: a.update({"model.lstm.l0.Wx": a["model.lstm.l0.Wx"].astype(np.float64)}), "l0.Wx"),
+    (None, lambda a: a.pop("model.norm.std"), "missing"),
+    (None, lambda a: a.update({"model.extra": np.zeros(2)}), "unexpected"),
+    (None, lambda a: a["model.fc.b"].__setitem__(0, np.nan), "NaN"),
+    (lambda c: c["model"].update(classes=["yes", "no", "up", "down"]), None, "fc"),
+    (lambda c: c["model"].update(classes=["yes", "yes", "no"]), None, "unique"),
+    (lambda c: c["model"].update(hidden_size=-3), None, "hidden_size"),
+    (lambda c: c["model"].update(sr="fast"), None, "sr"),
+    (lambda c: c["model"]["features"].update(n_mfcc=7), None, "l0.Wx"),
+    (lambda c: c["model"]["features"].update(evil="__import__('os')"), None, "unknown settings"),
+    (lambda c: c["model"].pop("classes"), None, "missing"),
+    (lambda c: c.pop("model"), None, "no model settings"),
+])
+def test_inconsistent_model_files_are_refused(tmp_path, edit_config, edit_arrays, match):
+    path = tmp_path / "model.npz"
+    mio.save_model(_model(), path)
+    _rewrite(path, edit_config, edit_arrays)
+    with pytest.raises(mio.ModelFileError, match=match) as exc:
+        mio.load_model(path)
+    _one_line_error(path, exc)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    m = _model()
+    best = m.state_dict()
+    best["fc.b"] += 1
+    path = tmp_path / "run.ckpt.npz"
+    opt = {"step": np.array(7), "m.fc.W": np.ones((5, 3), dtype=np.float32)}
+    mio.save_checkpoint(path, model=m, optimizer_state=opt, epoch=3, history={"train_loss": [1.0, 0.5, 0.2]},
+                        trainer={"config": {"seed": 1}}, best_state=best)
+    ck = mio.load_checkpoint(path)
+    assert ck.epoch == 3 and ck.history == {"train_loss": [1.0, 0.5, 0.2]} and ck.trainer == {"config": {"seed": 1}}
+    np.testing.assert_array_equal(ck.best_state["fc.b"], best["fc.b"])
+    np.testing.assert_array_equal(ck.optimizer_state["m.fc.W"], opt["m.fc.W"])
+    assert int(ck.optimizer_state["step"]) == 7
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(ck.model.state_dict()[k], v)
+    with pytest.raises(mio.ModelFileError, match="holds a 'checkpoint'"):
+        mio.load_model(path)

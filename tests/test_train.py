@@ -1,0 +1,205 @@
+"""Trainer: batching, learning, determinism, early stopping, checkpoints, and exact resume after SIGKILL."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from minikws import io as mio
+from minikws.errors import MinikwsError
+from minikws.models import KWSModel
+from minikws.train import Trainer, TrainConfig, length_batches
+
+CLASSES = ("rise", "fall", "flat")
+FEATURES = {"n_mfcc": 4, "n_fft": 256, "hop_length": 80, "win_length": 200, "n_mels": 16}
+
+
+def toy_data(n, seed):
+    """Feature sequences of 6..14 frames whose class is the trend of coefficient 0: up, down or flat."""
+    rng = np.random.default_rng(seed)
+    feats, labels = [], []
+    for i in range(n):
+        y = i % 3
+        T = int(rng.integers(6, 15))
+        slope = (2.0, -2.0, 0.0)[y]
+        f = 0.3 * rng.standard_normal((T, 4))
+        f[:, 0] += slope * np.linspace(-1, 1, T) + rng.normal(0, 0.2)
+        feats.append(f.astype(np.float32))
+        labels.append(y)
+    return feats, np.array(labels)
+
+
+def make(seed=0, dropout=0.1):
+    return KWSModel(classes=CLASSES, sr=8000, features=FEATURES, hidden_size=12, num_layers=2,
+                    dropout=dropout, seed=seed)
+
+
+def quiet(**kw):
+    base = dict(epochs=4, batch_size=16, lr=1e-2, patience=0, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def run(config, checkpoint=None, resume=None, log=None, data_seed=0):
+    model = make(seed=config.seed)
+    ftr, ytr = toy_data(96, data_seed)
+    fva, yva = toy_data(30, data_seed + 1)
+    trainer = Trainer(model, config, checkpoint=checkpoint, progress=False, log=log or (lambda s: None))
+    trainer.fit(ftr, ytr, fva, yva, resume=resume)
+    return model, trainer
+
+
+def test_length_batches_cover_every_clip_once_with_little_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(10, 200, 1000)
+    batches = length_batches(lengths, batch_size=32, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
+    assert len(batches) == 32  # ceil(1000/32): the count depends on N and the batch size only
+    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
+    assert spread < 0.2 * (200 - 10)
+    again = length_batches(lengths, batch_size=32, rng=np.random.default_rng(1))
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+
+
+def test_learns_a_toy_problem_and_keeps_history():
+    model, trainer = run(quiet(epochs=10))
+    h = trainer.history
+    assert h["epoch"] == list(range(1, 11))
+    assert h["train_loss"][-1] < h["train_loss"][0]
+    assert max(h["val_accuracy"]) >= 0.9
+    ties = [e for e, a in zip(h["epoch"], h["val_accuracy"]) if a == max(h["val_accuracy"])]
+    assert trainer.best_epoch == min(ties, key=lambda e: h["val_loss"][e - 1])  # ties: lower loss
+    assert h["lr"][-1] < h["lr"][0] or h["lr"][0] < 1e-2  # warm-up, then the cosine decays
+
+
+def test_learning_rate_schedule_warms_up_and_decays():
+    trainer = Trainer(make(), quiet(epochs=10, warmup_epochs=2, min_lr_ratio=0.1), progress=False)
+    lrs = [trainer.learning_rate(s, 10) for s in range(100)]
+    assert lrs[0] < lrs[10] < lrs[19] <= 1e-2 + 1e-12
+    assert np.all(np.diff(lrs[20:]) <= 1e-15)
+    assert lrs[-1] == pytest.approx(1e-3, rel=0.05)
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a, _ = run(quiet(epochs=2))
+    b, _ = run(quiet(epochs=2))
+    c, _ = run(quiet(epochs=2, seed=1))
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(v, b.state_dict()[k])
+    assert not np.array_equal(a.params["fc.W"], c.params["fc.W"])
+
+
+def test_early_stopping_restores_the_best_epoch():
+    ftr, ytr = toy_data(96, 0)
+    fva, yva = toy_data(30, 1)
+    yva = np.random.default_rng(5).permutation(yva)  # validation labels unrelated to the data: a plateau
+    model = make()
+    trainer = Trainer(model, quiet(epochs=30, patience=2), progress=False, log=lambda s: None)
+    h = trainer.fit(ftr, ytr, fva, yva)
+    n = len(h["epoch"])
+    assert n < 30 and n - trainer.best_epoch == 2
+    ev = trainer.evaluate(fva, yva)  # the model now holds the best epoch's weights
+    assert ev.accuracy == h["val_accuracy"][trainer.best_epoch - 1]
+    assert ev.loss == pytest.approx(h["val_loss"][trainer.best_epoch - 1], rel=1e-6)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_in_process_is_exact(tmp_path):
+    full, _ = run(quiet(epochs=4), checkpoint=tmp_path / "full.npz")
+    ckpt = tmp_path / "run.npz"
+
+    def stop_in_epoch_3(line):
+        if line.startswith("epoch   3/"):
+            raise Interrupt  # after epoch 3's training, before its checkpoint: epoch 2's is on disk
+
+    with pytest.raises(Interrupt):
+        run(quiet(epochs=4), checkpoint=ckpt, log=stop_in_epoch_3)
+    assert mio.load_checkpoint(ckpt).epoch == 2
+    resumed, trainer = run(quiet(epochs=4), checkpoint=ckpt, resume=ckpt)
+    assert trainer.history["epoch"] == [1, 2, 3, 4]
+    for k, v in full.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
+    final = mio.load_checkpoint(ckpt)
+    assert final.epoch == 4 and final.best_state is not None
+    assert final.history["train_loss"] == mio.load_checkpoint(tmp_path / "full.npz").history["train_loss"]
+
+
+def test_resume_with_other_settings_or_data_is_refused(tmp_path):
+    ckpt = tmp_path / "run.npz"
+    run(quiet(epochs=1), checkpoint=ckpt)
+    with pytest.raises(MinikwsError, match="lr"):
+        run(quiet(epochs=1, lr=5e-3), resume=ckpt)
+    with pytest.raises(MinikwsError, match="training data"):
+        run(quiet(epochs=1), resume=ckpt, data_seed=7)
+
+
+def test_bad_config():
+    for bad in (dict(epochs=0), dict(lr=-1.0), dict(batch_size=1.5), dict(seed=-1), dict(clip_norm=float("nan"))):
+        with pytest.raises(MinikwsError):
+            TrainConfig(**bad)
+
+
+# ------------------------------------------------------------------- a real process, killed and resumed
+def _tone_folder(root, sr=8000):
+    """A tiny folder-per-label data set: 'low' and 'high' tones in noise, 0.3 s each."""
+    from minikws.audio import save_wav
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.3 * sr)) / sr
+    for label, f0 in (("low", 300.0), ("high", 1500.0)):
+        os.makedirs(root / label)
+        for i in range(24):
+            f = f0 * (1 + 0.05 * rng.standard_normal())
+            y = 0.4 * np.sin(2 * np.pi * f * t) + 0.05 * rng.standard_normal(t.size)
+            save_wav(os.fspath(root / label / f"{label}_speaker{i % 6}_{i}.wav"), y.astype(np.float32), sr)
+    return root
+
+
+def _train_cmd(data, out, *extra):
+    return [sys.executable, "-m", "minikws", "train", "--data", os.fspath(data), "--dataset", "folders",
+            "--out", os.fspath(out), "--epochs", "8", "--hidden", "8", "--batch-size", "8",
+            "--patience", "0", "--seed", "3", "--no-progress", *extra]
+
+
+def test_sigkill_and_resume_ends_with_identical_weights(tmp_path):
+    data = _tone_folder(tmp_path / "data")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    ref = subprocess.run(_train_cmd(data, tmp_path / "ref.npz"), capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert ref.returncode == 0, ref.stderr
+
+    out, ckpt = tmp_path / "run.npz", tmp_path / "run.ckpt.npz"
+    proc = subprocess.Popen(_train_cmd(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env)
+    deadline = time.monotonic() + 60
+    while not ckpt.exists():  # the first checkpoint appears at the end of epoch 1
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert proc.poll() is None, "training ended before it could be killed; make it longer"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    killed_at = mio.load_checkpoint(ckpt).epoch
+    assert 1 <= killed_at < 8
+
+    resumed = subprocess.run(_train_cmd(data, out, "--resume", os.fspath(ckpt)), capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = mio.load_model(tmp_path / "ref.npz"), mio.load_model(out)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], err_msg=k)
+    ca, cb = mio.load_checkpoint(tmp_path / "ref.ckpt.npz"), mio.load_checkpoint(ckpt)
+    for k in ca.model.state_dict():
+        np.testing.assert_array_equal(ca.model.state_dict()[k], cb.model.state_dict()[k], err_msg=k)
+    assert ca.history["train_loss"] == cb.history["train_loss"]
