@@ -21,6 +21,7 @@ def kernel_extensions():
     ext = Extension(
         "minikws._lstm_kernel",
         sources=[PYX, os.path.join("csrc", "lstm_cell.c")],
+        depends=[os.path.join("csrc", "lstm_cell.h")],  # rebuilt when it changes; shipped in the sdist
         include_dirs=[numpy.get_include(), "csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         # -ffp-contract=fast lets a*b+c become one FMA where the CPU has it; -fno-trapping-math lets
@@ -28,11 +29,14 @@ def kernel_extensions():
         extra_compile_args=["-O3", "-std=c99", "-ffp-contract=fast", "-fno-trapping-math"],
         optional=True,
     )
-    return cythonize(
+    extensions = cythonize(
         [ext],
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     )
+    for e in extensions:  # cythonize makes new Extension objects and drops `optional`
+        e.optional = True
+    return extensions
 
 
 setup(ext_modules=kernel_extensions())
