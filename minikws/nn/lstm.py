@@ -438,7 +438,8 @@ def _lstm_backward_numpy(dh, dhT, dcT, cache):
     np.subtract(1, o, out=dA_o)  # tanh(c) o (1 - o)
     dA_o *= o
     dA_o *= tanh_c
-    dh_dc = np.square(tanh_c)  # the path from h_t to c_t in (lstm-bptt-c): o (1 - tanh^2 c)
+    dh_dc = tanh_c  # the path from h_t to c_t in (lstm-bptt-c), o (1 - tanh^2 c), in tanh_c's memory
+    np.square(dh_dc, out=dh_dc)
     np.subtract(1, dh_dc, out=dh_dc)
     dh_dc *= o
     WhT = np.ascontiguousarray(Wh.T)
