@@ -11,7 +11,7 @@ Per sequence, Python is entered once; inside, the work is
               for t:  a_t += h_{t-1} W_h    one GEMM per step (B x H by H x 4H)
                       fused cell in C: gates, c_t, h_t                 [lstm-cell, lstm-hidden]
     backward  for t = T-1 .. 0:
-                      dh_t += da_{t+1} W_h^T  one GEMM per step                   [lstm-bptt-h]
+                      dh_t += da_{t+1} W_h^T  one GEMM per step (W^T copied once)  [lstm-bptt-h]
                       fused cell backward in C: da_t, dc_{t-1}         [lstm-bptt-c, -gates]
               dx = da W_x^T,  dW_x = x^T da,  dW_h = [h_0 .. h_{T-2}]^T da   three GEMMs
               db = the sum of da over steps and batch
@@ -188,7 +188,7 @@ cdef void _forward(int T, int B, int D, int H, floating *x, floating *h0, floati
 
 
 cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, floating *dcT,
-                    floating *x, floating *h0, floating *c0, floating *Wx, floating *Wh,
+                    floating *x, floating *h0, floating *c0, floating *WxT, floating *WhT,
                     floating *h, floating *c, floating *gates, floating *dx, floating *dh0,
                     floating *dc0, floating *dWx, floating *dWh, floating *db,
                     floating *dgates, floating *dh_t, floating *h_prev_all) noexcept:
@@ -204,13 +204,13 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
                 for j in range(BH):
                     dh_t[j] += dhT[j]
             else:
-                _gemm(c'N', c'T', B, H, G, 1, dgates + (t + 1) * BG, G, Wh, G, 1, dh_t, H)
+                _gemm(c'N', c'N', B, H, G, 1, dgates + (t + 1) * BG, G, WhT, H, 1, dh_t, H)
             _cell_backward(B, H, gates + t * BG, c0 if t == 0 else c + (t - 1) * BH, c + t * BH,
                            dh_t, dc, dgates + t * BG)
         # dh0 = da_0 W_h^T
-        _gemm(c'N', c'T', B, H, G, 1, dgates, G, Wh, G, 0, dh0, H)
+        _gemm(c'N', c'N', B, H, G, 1, dgates, G, WhT, H, 0, dh0, H)
         # dx = da W_x^T, one GEMM over all T*B rows
-        _gemm(c'N', c'T', TB, D, G, 1, dgates, G, Wx, G, 0, dx, D)
+        _gemm(c'N', c'N', TB, D, G, 1, dgates, G, WxT, D, 0, dx, D)
         # dW_x = x^T da, one GEMM summing over all steps and the batch
         _gemm(c'T', c'N', D, G, TB, 1, x, D, dgates, G, 0, dWx, G)
         # dW_h = [h_0, h_1 .. h_{T-1}]^T da (the h each step multiplied W_h with), one GEMM
@@ -325,15 +325,18 @@ def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
     db = np.empty((4 * H,), dtype=dt)
     dgates = np.empty((T, B, 4 * H), dtype=dt)
     dh_t = np.empty((B, H), dtype=dt)
+    # W^T as C-contiguous copies: OpenBLAS multiplies by them ~1.5x faster than by W with trans='T'
+    WxT = np.ascontiguousarray(Wx.T)
+    WhT = np.ascontiguousarray(Wh.T)
     h_prev_all = np.empty((T, B, H), dtype=dt)
     cdef int iT = T, iB = B, iD = D, iH = H
     if dt == np.float32:
-        _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f(Wx),
-                  _f(Wh), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
+        _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f(WxT),
+                  _f(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
                   _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all))
     else:
-        _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d(Wx),
-                  _d(Wh), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
+        _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d(WxT),
+                  _d(WhT), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
                   _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all))
     return dx, dh0, dc0, dWx, dWh, db
 
