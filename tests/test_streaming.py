@@ -132,3 +132,15 @@ def test_bad_frames_raise(backend):
         stream.reset(batch_size=0)
     with pytest.raises(MinikwsError, match="^lstm:"):
         LSTMStream([1, 2, 3])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stream_of_a_minikws_lstm_module(backend):
+    from minikws.nn import LSTM
+
+    lstm = LSTM(5, 7, num_layers=2, dtype=np.float64, rng=np.random.default_rng(2))
+    x = np.random.default_rng(3).standard_normal((9, 2, 5))
+    want, _ = lstm.forward(x, train=False)
+    stream = LSTMStream(lstm, batch_size=2, backend=backend)
+    got = np.concatenate([stream.feed(x[:4]), stream.feed(x[4:])])
+    assert rel_error(got, want) <= 1e-12
