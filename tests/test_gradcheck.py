@@ -8,7 +8,8 @@ from minikws.gradcheck import THRESHOLD, check, check_layers, numerical_gradient
 
 def test_numerical_gradient_of_known_functions(rng):
     x = rng.standard_normal((3, 4))
-    np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v**3)), x), 3 * x**2, rtol=1e-7, atol=1e-7)
+    g = numerical_gradient(lambda v: float(np.sum(v**3)), x)
+    np.testing.assert_allclose(g, 3 * x**2, rtol=1e-7, atol=1e-7)
     A, df = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
     np.testing.assert_allclose(numerical_gradient(lambda v: A @ v, x, df), A.T @ df, rtol=1e-8)
     # a tuple of outputs contracts with a tuple of upstream gradients

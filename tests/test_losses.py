@@ -93,7 +93,8 @@ def test_bad_arguments_raise(rng):
         softmax_cross_entropy(logits, np.array([0, -1, 2, 1]))
     with pytest.raises(MinikwsError, match=r"mask: no position is unmasked"):
         softmax_cross_entropy(logits, np.array([0, 1, 2, 1]), np.zeros(4, dtype=bool))
-    with pytest.raises(MinikwsError, match=r"targets: expected shape \(B,\) from logits \(4, 3\) = \(4,\), got \(5,\)"):
+    with pytest.raises(MinikwsError,
+                       match=r"targets: expected shape \(B,\) from logits \(4, 3\) = \(4,\), got \(5,\)"):
         softmax_cross_entropy(logits, np.zeros(5, dtype=np.int64))
     with pytest.raises(MinikwsError, match=r"targets: expected an integer array, got float64"):
         softmax_cross_entropy(logits, np.zeros(4))

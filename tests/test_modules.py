@@ -42,15 +42,18 @@ def test_module_grads_equal_functional_grads(rng, backend):
     dx = m.backward(dh)
 
     p = m.params
-    h0, (h0T, c0T), cache0 = lstm_forward(x, None, None, p["l0.Wx"], p["l0.Wh"], p["l0.b"], backend=backend)
-    h1, (h1T, c1T), cache1 = lstm_forward(h0, None, None, p["l1.Wx"], p["l1.Wh"], p["l1.b"], backend=backend)
+    layer0 = (p["l0.Wx"], p["l0.Wh"], p["l0.b"])
+    layer1 = (p["l1.Wx"], p["l1.Wh"], p["l1.b"])
+    h0, (h0T, c0T), cache0 = lstm_forward(x, None, None, *layer0, backend=backend)
+    h1, (h1T, c1T), cache1 = lstm_forward(h0, None, None, *layer1, backend=backend)
     np.testing.assert_array_equal(h, h1)
     np.testing.assert_array_equal(state[0][1], c0T)
     np.testing.assert_array_equal(state[1][0], h1T)
     dh0, _, _, dWx1, dWh1, db1 = lstm_backward(dh, cache1)
     dx_f, _, _, dWx0, dWh0, db0 = lstm_backward(dh0, cache0)
     np.testing.assert_array_equal(dx, dx_f)
-    for name, g in {"l0.Wx": dWx0, "l0.Wh": dWh0, "l0.b": db0, "l1.Wx": dWx1, "l1.Wh": dWh1, "l1.b": db1}.items():
+    want = {"l0.Wx": dWx0, "l0.Wh": dWh0, "l0.b": db0, "l1.Wx": dWx1, "l1.Wh": dWh1, "l1.b": db1}
+    for name, g in want.items():
         np.testing.assert_array_equal(m.grads[name], g)
 
 
@@ -135,7 +138,8 @@ def test_state_dict_round_trip_and_validation(rng):
     sd = a.state_dict()
     sd["l0.Wx"][:] = 7  # a copy, not the parameters
     assert not (a.params["l0.Wx"] == 7).all()
-    with pytest.raises(MinikwsError, match=r"state\['l0.Wx'\]: expected float32 \(3, 16\), got float32 \(4, 16\)"):
+    with pytest.raises(MinikwsError,
+                       match=r"state\['l0.Wx'\]: expected float32 \(3, 16\), got float32 \(4, 16\)"):
         b.load_state_dict({**sd, "l0.Wx": np.zeros((4, 16), np.float32)})
     with pytest.raises(MinikwsError, match=r"state\['l0.b'\]: expected float32 \(16,\), got float64"):
         b.load_state_dict({**sd, "l0.b": np.zeros(16)})
@@ -171,7 +175,8 @@ def test_linear(rng):
     x = rng.standard_normal((5, 2, 4))
     out = lin.forward(x)
     np.testing.assert_allclose(out, x @ lin.params["W"] + lin.params["b"], rtol=1e-14)
-    np.testing.assert_allclose(lin.forward(x[0, 0]), affine_forward(x[:1, 0], lin.params["W"], lin.params["b"])[0][0])
+    one, _ = affine_forward(x[:1, 0], lin.params["W"], lin.params["b"])
+    np.testing.assert_allclose(lin.forward(x[0, 0]), one[0])
 
     def fwd(x, W, b):
         np.copyto(lin.params["W"], W)

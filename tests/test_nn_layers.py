@@ -38,7 +38,8 @@ def test_temporal_affine_is_affine_at_every_step(rng):
 
 
 def test_affine_known_answer():
-    out, cache = affine_forward(np.array([[1.0, 2.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]), np.array([0.5, -1]))
+    W = np.array([[1.0, 0.0], [0.0, 3.0]])
+    out, cache = affine_forward(np.array([[1.0, 2.0]]), W, np.array([0.5, -1]))
     np.testing.assert_array_equal(out, [[1.5, 5.0]])
     dx, dW, db = affine_backward(np.array([[1.0, 1.0]]), cache)
     np.testing.assert_array_equal(dx, [[1.0, 3.0]])

@@ -28,5 +28,6 @@ def run(args):
             print(f"{row['layer']:<{w}}  {row['parameter']:<10}  {row['rel_error']:9.1e}  {mark}")
         failed = sum(not row["passed"] for row in rows)
         verdict = "all passed" if passed else f"{failed} FAILED"
-        print(f"{len(rows)} gradients checked in float64 (seed {args.seed}), threshold {THRESHOLD:g}: {verdict}")
+        print(f"{len(rows)} gradients checked in float64 (seed {args.seed}), "
+              f"threshold {THRESHOLD:g}: {verdict}")
     return 0 if passed else 1

@@ -116,7 +116,8 @@ def feedback_backward(do, cache):
        \delta h_t = \delta z_t W_h^\top, \qquad \delta o_0 = \delta z_1 W_o^\top
     """
     if not isinstance(cache, FeedbackCache):
-        raise MinikwsError(f"cache: expected the FeedbackCache of feedback_forward, got {type(cache).__name__}")
+        got = type(cache).__name__
+        raise MinikwsError(f"cache: expected the FeedbackCache of feedback_forward, got {got}")
     h, W, o, o0 = cache
     T, B, H = h.shape
     C = o.shape[2]

@@ -5,7 +5,13 @@ Shapes use the package legend: D input features, H hidden units.
 """
 import numpy as np
 
-from minikws._validate import FLOAT_DTYPES, check_float_array, check_positive_int, check_same_dtype, check_shape
+from minikws._validate import (
+    FLOAT_DTYPES,
+    check_float_array,
+    check_positive_int,
+    check_same_dtype,
+    check_shape,
+)
 from minikws.errors import MinikwsError
 
 __all__ = ["xavier_uniform", "orthogonal", "lstm_params", "lstm_from_torch", "lstm_to_torch"]

@@ -227,7 +227,8 @@ def lstm_step_backward(dh, dc, cache):
        \delta b = \textstyle\sum_{\text{batch}} \delta a_t
     """
     if not isinstance(cache, LSTMStepCache):
-        raise MinikwsError(f"cache: expected the LSTMStepCache of lstm_step_forward, got {type(cache).__name__}")
+        got = type(cache).__name__
+        raise MinikwsError(f"cache: expected the LSTMStepCache of lstm_step_forward, got {got}")
     x, h_prev, c_prev, Wx, Wh, c_t, gates = cache
     B, H = c_t.shape
     check_float_array("dh", dh, ndim=2)
