@@ -32,12 +32,15 @@
 
 #include "lstm_cell.h"
 
+/* -DMINIKWS_MULTIVERSION= (empty) compiles a single version, e.g. to test the baseline one. */
+#ifndef MINIKWS_MULTIVERSION
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
     defined(__GLIBC__)
 #define MINIKWS_MULTIVERSION \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MINIKWS_MULTIVERSION
+#endif
 #endif
 
 #define RESTRICT __restrict

@@ -120,6 +120,28 @@ def test_saturated_gates_stay_finite(dtype):
     assert all(np.isfinite(g).all() for g in grads)
 
 
+@pytest.mark.parametrize("dtype,limit,eps", [(np.float64, 800.0, 2.3e-16), (np.float32, 100.0, 1.2e-7)])
+def test_cell_sigmoid_and_tanh_accuracy(dtype, limit, eps):
+    # With x = 0 and h0 = 0 the pre-activations are the bias, so gates[0, 0] = sigma(b) / tanh(b).
+    # Every value, far beyond where exp overflows, is within a few ulp of NumPy's (absolutely), and
+    # near 0, where tanh(a) ~ a, relatively too (the kernel builds tanh from expm1, not from exp).
+    H = 4001
+    grid = np.concatenate([np.linspace(-limit, limit, H - 1000), np.geomspace(1e-30, 1.0, 500),
+                           -np.geomspace(1e-30, 1.0, 500)]).astype(dtype)
+    b = np.concatenate([grid, grid, grid, grid])
+    zeros = np.zeros((1, H), dtype)
+    _, _, gates = K.lstm_forward(np.zeros((1, 1, 1), dtype), zeros, zeros,
+                                 np.zeros((1, 4 * H), dtype), np.zeros((H, 4 * H), dtype), b)
+    g = np.float64(grid)
+    sig = 0.5 * np.tanh(0.5 * g) + 0.5
+    for block, want in zip(np.split(gates[0, 0], 4), (sig, sig, np.tanh(g), sig)):
+        assert np.max(np.abs(block - want)) <= 4 * eps
+    small = (np.abs(g) < 0.5) & (g != 0)
+    tanh_block = np.float64(np.split(gates[0, 0], 4)[2])
+    rel = np.abs(tanh_block[small] - np.tanh(g[small])) / np.abs(np.tanh(g[small]))
+    assert rel.max() <= 8 * eps
+
+
 @pytest.mark.parametrize("small_batch", [0, 8])  # per-step h Wh by BLAS, or by the C loop
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B,H", [(1, 1), (1, 33), (1, 128), (3, 7)])
