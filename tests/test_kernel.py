@@ -5,6 +5,8 @@ minikws.nn), for the kernel's own functions; and minikws.nn's NumPy backend, for
 through (``lstm_forward(..., backend="cython")`` vs ``backend="numpy"``). Tolerances: 1e-12 relative in
 float64, 1e-5 in float32 (the kernel's sigmoid/tanh are its own polynomials, exact to a few ulp).
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -12,13 +14,20 @@ from minikws import _backend
 from minikws.errors import MinikwsError
 
 K = _backend.kernel()
-pytestmark = pytest.mark.skipif(
+needs_kernel = pytest.mark.skipif(
     K is None,
     reason="minikws._lstm_kernel is not built (no C compiler at install time); "
     "build it with `python setup.py build_ext --inplace` to test the Cython backend",
 )
 
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+@pytest.mark.skipif(not os.environ.get("CI"), reason="only CI must have built the kernel")
+def test_kernel_is_built_in_ci():
+    # Everywhere else a missing compiler only means the NumPy backend; in CI it means a broken build
+    # that would otherwise skip every test below.
+    assert _backend.kernel() is not None, f"minikws._lstm_kernel not built: {_backend._kernel_error}"
+
 SHAPES = [(1, 1, 1, 1), (1, 3, 2, 5), (4, 1, 3, 1), (6, 2, 5, 7), (3, 5, 1, 33), (2, 1, 4, 40)]
 
 
@@ -83,6 +92,7 @@ def make(rng, T, B, D, H, dtype, scale=0.5):
 # -------------------------------------------------------------------------------------------------
 # The kernel's own functions against the float64 reference above.
 # -------------------------------------------------------------------------------------------------
+@needs_kernel
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_forward_and_backward_match_reference(shape, dtype):
@@ -104,6 +114,7 @@ def test_forward_and_backward_match_reference(shape, dtype):
     np.testing.assert_array_equal(dh, dh_before)  # the upstream gradient is never written
 
 
+@needs_kernel
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_saturated_gates_stay_finite(dtype):
     # pre-activations of +-1e4 overflow a naive exp(-a); the kernel clamps before its exp
@@ -120,6 +131,7 @@ def test_saturated_gates_stay_finite(dtype):
     assert all(np.isfinite(g).all() for g in grads)
 
 
+@needs_kernel
 @pytest.mark.parametrize("dtype,limit,eps", [(np.float64, 800.0, 2.3e-16), (np.float32, 100.0, 1.2e-7)])
 def test_cell_sigmoid_and_tanh_accuracy(dtype, limit, eps):
     # With x = 0 and h0 = 0 the pre-activations are the bias, so gates[0, 0] = sigma(b) / tanh(b).
@@ -142,6 +154,7 @@ def test_cell_sigmoid_and_tanh_accuracy(dtype, limit, eps):
     assert rel.max() <= 8 * eps
 
 
+@needs_kernel
 @pytest.mark.parametrize("small_batch", [0, 8])  # per-step h Wh by BLAS, or by the C loop
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B,H", [(1, 1), (1, 33), (1, 128), (3, 7)])
@@ -163,6 +176,7 @@ def test_infer_in_chunks_equals_full_forward(B, H, dtype, small_batch):
     assert rel_error(c, c_full[-1]) <= TOL[dtype]
 
 
+@needs_kernel
 def test_isa_names_an_instruction_set():
     assert isinstance(K.isa(), str) and K.isa()
 
@@ -191,6 +205,7 @@ def _bad_forward_cases():
     yield "Wx", (x, h0, c0, np.asfortranarray(Wx), Wh, b)
 
 
+@needs_kernel
 @pytest.mark.parametrize("name,args", list(_bad_forward_cases()))
 def test_bad_forward_arguments_raise(name, args):
     with pytest.raises(MinikwsError, match=f"^{name}:"):
@@ -199,6 +214,7 @@ def test_bad_forward_arguments_raise(name, args):
         K.lstm_infer(*[a.copy(order="K") if isinstance(a, np.ndarray) else a for a in args])
 
 
+@needs_kernel
 def test_bad_backward_arguments_raise():
     x, h0, c0, Wx, Wh, b = _good()
     h, c, gates = K.lstm_forward(x, h0, c0, Wx, Wh, b)
@@ -213,6 +229,7 @@ def test_bad_backward_arguments_raise():
         K.lstm_backward(dh, h0, c0, x, h0, c0, Wx, Wh, h[:, :, ::-1], c, gates)
 
 
+@needs_kernel
 def test_infer_state_must_be_writeable_and_separate():
     x, h0, c0, Wx, Wh, b = _good()
     h0.flags.writeable = False
@@ -240,6 +257,7 @@ def _non_contiguous(rng, shape, dtype):
     return big[..., 1]
 
 
+@needs_kernel
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("contiguous", [True, False])
@@ -269,6 +287,7 @@ def test_nn_cython_backend_equals_numpy(shape, dtype, contiguous):
         assert rel_error(a, w) <= TOL[dtype], name
 
 
+@needs_kernel
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 2, 3, 4), (4, 1, 2, 3)])
 def test_gradcheck_cython_backend(shape):
     lstm_forward, lstm_backward = _nn()
