@@ -22,6 +22,7 @@ COMMANDS = {
     "train": ("minikws.cli.train", "Train a keyword spotter on a folder of recordings or the built-in set."),
     "evaluate": ("minikws.cli.evaluate", "Score a trained model on the test split of a folder of recordings."),
     "predict": ("minikws.cli.predict", "Print the most probable label of each WAV file."),
+    "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
 }
 
 
