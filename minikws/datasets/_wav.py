@@ -82,7 +82,8 @@ def write_wav(path, y, sr):
     if save_wav is not None:
         save_wav(path, np.asarray(y, dtype=np.float32), int(sr))
         return
-    pcm = np.round(np.clip(np.asarray(y, dtype=np.float64), -1.0, 1.0) * 32767.0).astype("<i2")
+    # scale by 2^15 as the reader divides by it, so in-range samples round-trip to within half a step
+    pcm = np.clip(np.round(np.asarray(y, dtype=np.float64) * 32768.0), -32768, 32767).astype("<i2")
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(suffix=".wav.tmp", dir=folder)
     try:

@@ -170,12 +170,12 @@ def detect_layout(root):
     if any(os.path.isfile(os.path.join(root, n)) for n in LIST_FILES.values()):
         return "speech-commands"
     folder = os.path.join(root, "recordings") if os.path.isdir(os.path.join(root, "recordings")) else root
-    wavs = [n for n in os.listdir(folder) if n.lower().endswith(".wav")]
-    if wavs and all(_FSDD_NAME.match(n) for n in wavs):
-        return "fsdd"
+    wavs = sorted(n for n in os.listdir(folder) if n.lower().endswith(".wav"))
+    if any(_FSDD_NAME.match(n) for n in wavs):
+        return "fsdd"  # load_fsdd names any file that breaks the pattern
     if wavs and folder == root:
-        raise MinikwsError(f"{root}: WAV files directly in the folder are not named like the Free Spoken "
-                           "Digit Dataset ({digit}_{speaker}_{index}.wav); put them in a folder per label")
+        raise MinikwsError(f"{os.path.join(root, wavs[0])}: a WAV file outside label folders and not "
+                           "named like the Free Spoken Digit Dataset ({digit}_{speaker}_{index}.wav)")
     return "folders"
 
 

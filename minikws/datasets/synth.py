@@ -223,6 +223,8 @@ def make_noises(*, sr=16000, seconds=10.0, seed=0):
 
 def _balanced(rng, n_voices, n):
     """``n`` voice indices that use every voice about equally often, in random order."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     reps = -(-n // n_voices)
     return np.concatenate([rng.permutation(n_voices) for _ in range(reps)])[:n]
 
