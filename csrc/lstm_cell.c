@@ -230,13 +230,13 @@ static inline float tanh_f(float x)
                                                                                                    \
     MINIKWS_MULTIVERSION                                                                           \
     void minikws_small_gemm_##SFX(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const REAL *x,            \
-                                  const REAL *W, REAL beta, REAL *y)                               \
+                                  const REAL *W, int accumulate, REAL *y)                          \
     {                                                                                              \
         const ptrdiff_t JB = SMALL_GEMM_BLOCK_BYTES / sizeof(REAL);                                \
         for (ptrdiff_t n = 0; n < B; ++n) {                                                        \
             const REAL *x_n = x + n * K;                                                           \
             REAL *y_n = y + n * N;                                                                 \
-            if (beta == (REAL)0)                                                                   \
+            if (!accumulate)                                                                       \
                 memset(y_n, 0, (size_t)N * sizeof(REAL));                                          \
             ptrdiff_t j0 = 0;                                                                      \
             for (; j0 + JB <= N; j0 += JB)                                                         \

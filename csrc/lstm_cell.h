@@ -41,12 +41,12 @@ void minikws_lstm_cell_backward_d(ptrdiff_t B, ptrdiff_t H, const double *gates,
                                   const double *c_prev, const double *c, const double *dh,
                                   double *dc, double *dgates);
 
-/* y (B, N) = x (B, K) @ W (K, N), a plain loop for the small per-step products where calling BLAS
- * costs more than the arithmetic (see the notes in lstm_cell.c). beta = 0 overwrites y, 1 adds. */
+/* y (B, N) = x (B, K) @ W (K, N), or y += x @ W when accumulate is non-zero: a plain loop for the
+ * small per-step products of B = 1 streaming, where calling BLAS costs more than the arithmetic. */
 void minikws_small_gemm_f(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const float *x, const float *W,
-                          float beta, float *y);
+                          int accumulate, float *y);
 void minikws_small_gemm_d(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const double *x, const double *W,
-                          double beta, double *y);
+                          int accumulate, double *y);
 
 /* Which instruction set the multiversioned cell dispatches to on this machine (for `minikws info`). */
 const char *minikws_lstm_cell_isa(void);

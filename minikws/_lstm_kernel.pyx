@@ -13,7 +13,8 @@ Per sequence, Python is entered once; inside, the work is
     backward  for t = T-1 .. 0:
                       dh_t += da_{t+1} W_h^T  one GEMM per step (W^T copied once)  [lstm-bptt-h]
                       fused cell backward in C: da_t, dc_{t-1}         [lstm-bptt-c, -gates]
-              dx = da W_x^T,  dW_x = x^T da,  dW_h = [h_0 .. h_{T-2}]^T da   three GEMMs
+              dx = da W_x^T,  dW_x = x^T da,  dW_h = H_prev^T da             three GEMMs
+                      (H_prev stacks the h_{t-1} each step multiplied W_h with: h0, h_1 .. h_{T-1})
               db = the sum of da over steps and batch
 
 Shapes: x (T, B, D); h0, c0 (B, H); Wx (D, 4H); Wh (H, 4H); b (4H,); h, c (T, B, H);
@@ -48,9 +49,9 @@ cdef extern from "lstm_cell.h" nogil:
                                       const double *c_prev, const double *c, const double *dh,
                                       double *dc, double *dgates)
     void minikws_small_gemm_f(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const float *x, const float *W,
-                              float beta, float *y)
+                              int accumulate, float *y)
     void minikws_small_gemm_d(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const double *x,
-                              const double *W, double beta, double *y)
+                              const double *W, int accumulate, double *y)
     const char *minikws_lstm_cell_isa()
 
 

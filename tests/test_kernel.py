@@ -50,7 +50,8 @@ def ref_forward(x, h0, c0, Wx, Wh, b):
     h_prev, c_prev = h0, c0
     for t in range(T):
         a = x[t] @ Wx + h_prev @ Wh + b  # lstm-gates
-        i, f, g, o = sigma(a[:, :H]), sigma(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sigma(a[:, 3 * H:])
+        i, f, o = sigma(a[:, :H]), sigma(a[:, H:2 * H]), sigma(a[:, 3 * H:])
+        g = np.tanh(a[:, 2 * H:3 * H])
         c_prev = f * c_prev + i * g  # lstm-cell
         h_prev = o * np.tanh(c_prev)  # lstm-hidden
         h[t], c[t], gates[t] = h_prev, c_prev, np.concatenate([i, f, g, o], axis=1)

@@ -44,8 +44,9 @@ def _threads():
     else:
         pools = threadpool_info()
         info["blas_threads"] = ", ".join(
-            f"{p.get('internal_api')} {p.get('num_threads')} ({os.path.basename(p.get('filepath', ''))},"
-            f" {p.get('architecture', '?')})" for p in pools
+            f"{p.get('internal_api')} {p.get('num_threads')} "
+            f"({os.path.basename(p.get('filepath', ''))}, {p.get('architecture', '?')})"
+            for p in pools
         ) or "no BLAS pool loaded"
     return info
 
