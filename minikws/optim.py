@@ -131,8 +131,8 @@ class Optimizer:
         expected = {"step"} | {f"{s}.{k}" for s in self._slots for k in self.params}
         got = set(state.keys())
         if got != expected:
-            raise MinikwsError(f"state: names differ from this optimizer's (missing {sorted(expected - got)}, "
-                               f"unexpected {sorted(got - expected)})")
+            raise MinikwsError(f"state: names differ from this optimizer's "
+                               f"(missing {sorted(expected - got)}, unexpected {sorted(got - expected)})")
         step = np.asarray(state["step"])
         if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
             raise MinikwsError(f"state['step']: expected a non-negative integer scalar, got {step!r}")
@@ -394,7 +394,8 @@ def _check_schedule(step, base_lr, total_steps, warmup_steps):
                 or total_steps < 1):
             raise MinikwsError(f"total_steps: expected a positive integer, got {total_steps!r}")
         if warmup_steps >= total_steps:
-            raise MinikwsError(f"warmup_steps: expected fewer than total_steps = {total_steps}, got {warmup_steps}")
+            raise MinikwsError(f"warmup_steps: expected fewer than total_steps = {total_steps}, "
+                               f"got {warmup_steps}")
     return int(step), base_lr
 
 

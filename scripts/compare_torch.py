@@ -96,7 +96,8 @@ def compare_lstm(rng, T, B, D, H, L, backends, errs):
         dxm = m.backward(dout, dstate=[(dhT[k], dcT[k]) for k in range(L)])
         errs[f"{tag} {backend} module out,dx,dW"].append(max(
             [rel_error(hm, _np(y)), rel_error(dxm, _np(x.grad))]
-            + [rel_error(m.grads[f"l{k}.Wh"].T, _np(getattr(lstm, f"weight_hh_l{k}").grad)) for k in range(L)]))
+            + [rel_error(m.grads[f"l{k}.Wh"].T, _np(getattr(lstm, f"weight_hh_l{k}").grad))
+               for k in range(L)]))
 
 
 def compare_cross_entropy(rng, errs):
@@ -178,8 +179,9 @@ def main(argv=None):
     for _ in range(args.trials):
         compare_optimizer(rng, errs)
     Hs = sorted({s[3] for s in shapes})
-    print(f"torch {torch.__version__}; {len(shapes)} LSTM shapes (T 1-24, B 1-8, D 1-40, H {Hs[0]}-{Hs[-1]}), "
-          f"{args.trials} cross-entropy and {args.trials} optimizer draws, seed {args.seed}; backends {backends}")
+    print(f"torch {torch.__version__}; {len(shapes)} LSTM shapes (T 1-24, B 1-8, D 1-40, "
+          f"H {Hs[0]}-{Hs[-1]}), {args.trials} cross-entropy and {args.trials} optimizer draws, "
+          f"seed {args.seed}; backends {backends}")
     failed = []
     width = max(len(k) for k in errs)
     for key in sorted(errs):
