@@ -49,13 +49,29 @@ def test_same_seed_bit_identical_other_seed_different(small):
     assert not all(np.array_equal(a, b) for a, b in zip(small.audio, other.audio))
 
 
-def test_clips_vary_in_position_level_and_voice(small):
+def test_clips_vary_in_level_and_voice(small):
     words = small.labels < 10
-    onsets = [int(np.argmax(np.abs(a) > 0.5 * np.abs(a).max())) for a in np.array(small.audio)[words]]
-    assert np.std(onsets) > 1000  # the word is placed at random offsets inside the 1 s clip
     peaks = [20 * np.log10(np.abs(a).max()) for a in np.array(small.audio)[words]]
     assert np.ptp(peaks) > 6
     assert len(set(small.speakers[words])) > 50
+
+
+def word_extent(a):
+    loud = np.flatnonzero(np.abs(a) > 0.03 * np.abs(a).max())
+    return loud[0], loud[-1] + 1
+
+
+@pytest.mark.parametrize("max_shift", [0.1, None])
+def test_time_shift_inside_the_clip(max_shift):
+    d = datasets.synthesize_commands(words=["stop"], unknown_words=(), silence=False, per_word=40,
+                                     seed=2, cache=False, snr_db=(80.0, 80.0), max_shift=max_shift)
+    extents = np.array([word_extent(a) for a in d.audio])
+    centres = extents.mean(axis=1) - 8000
+    if max_shift is not None:  # centred, moved by at most 0.1 s (a little slack for the trimming)
+        assert np.abs(centres).max() <= 1600 + 200
+        assert np.std(centres) > 400
+    else:  # anywhere: some words start near the beginning, some end near the end
+        assert extents[:, 0].min() < 1500 and extents[:, 1].max() > 16000 - 1500
 
 
 def test_levels_follow_the_settings():
@@ -144,6 +160,7 @@ def test_espeak_wrapper_and_its_errors():
     (dict(per_word=0), "per_word"),
     (dict(duration=0.0), "duration"),
     (dict(snr_db=(10, 5)), "snr_db"),
+    (dict(max_shift=-1.0), "max_shift"),
     (dict(validation=0.5, test=0.5), "validation, test"),
     (dict(variants=("m1", "nosuch")), "nosuch"),
     (dict(variants=("m1", "m2")), "too few"),

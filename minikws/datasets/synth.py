@@ -57,8 +57,8 @@ _CACHE_FORMAT = 1
 
 def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_words=UNKNOWN_WORDS,
                         silence=True, duration=1.0, snr_db=(5.0, 30.0), level_db=(-20.0, -1.0),
-                        silence_db=(-50.0, -20.0), validation=0.1, test=0.1, accents=ACCENTS,
-                        variants=VARIANTS, cache=None):
+                        silence_db=(-50.0, -20.0), max_shift=0.15, validation=0.1, test=0.1,
+                        accents=ACCENTS, variants=VARIANTS, cache=None):
     """Synthesize a Speech-Commands-like keyword set with espeak-ng.
 
     Parameters
@@ -84,6 +84,9 @@ def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_w
         Range of the uniform peak level of the spoken word, dB relative to full scale.
     silence_db : (float, float)
         Range of the uniform RMS level of ``_silence_`` clips, dBFS.
+    max_shift : float or None
+        The word is centred in the clip, then moved by a uniform offset of up to this many seconds
+        either way (kept inside the clip); ``None``: anywhere in the clip.
     validation, test : float
         Fractions of the voice variants (and of each class's clips) held out for each split.
     accents, variants : sequence of str
@@ -127,6 +130,9 @@ def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_w
 
     rng = np.random.default_rng(seed)
     L = int(round(duration * sr))
+    if max_shift is not None and not (np.isfinite(max_shift) and max_shift >= 0):
+        raise MinikwsError(f"max_shift: expected seconds >= 0 or None, got {max_shift!r}")
+    shift_samples = 0 if max_shift is None else int(round(max_shift * sr))
     classes = words + ((UNKNOWN,) if unknown else ()) + ((SILENCE,) if silence else ())
 
     # Voices, grouped by variant into the three splits.
@@ -183,7 +189,12 @@ def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_w
             u = utterances[key]
             peak = r.uniform(*level_db)
             clip = np.zeros(L, dtype=np.float64)
-            offset = int(r.integers(0, L - len(u) + 1))
+            room = L - len(u)  # the word starts in 0..room
+            if max_shift is None:
+                offset = int(r.integers(0, room + 1))
+            else:  # centred, then moved by up to max_shift, kept inside the clip
+                jitter = int(r.integers(-shift_samples, shift_samples + 1))
+                offset = int(np.clip(room // 2 + jitter, 0, room))
             clip[offset:offset + len(u)] = u * (10.0 ** (peak / 20.0) / np.max(np.abs(u)))
             clip = add_noise(clip, n.astype(np.float64), r.uniform(*snr_db), r)
             speaker = key[1]
