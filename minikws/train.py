@@ -40,6 +40,7 @@ __all__ = [
     "history_json",
     "train_on_dataset",
     "evaluate_on_dataset",
+    "augment_waveform",
 ]
 
 
@@ -67,6 +68,12 @@ class TrainConfig:
         Stop after this many epochs without a better validation accuracy (0: never stop early).
     spec_augment : bool
         Mask random time and frequency bands of the training features (SpecAugment).
+    spec_time_masks, spec_max_time, spec_freq_masks, spec_max_freq : int
+        How many masks of each kind per clip and their largest width (frames, coefficients).
+    wave_augment : bool
+        Before every epoch, perturb each training waveform afresh (speed 0.9-1.1, time shift up to
+        0.1 s, gain +-6 dB, and background noise at 5-30 dB SNR when the data set has noise) and
+        recompute its features (needs the waveforms: :func:`train_on_dataset` passes them).
     seed : int
         Seed of every random choice of the run.
     """
@@ -80,12 +87,19 @@ class TrainConfig:
     clip_norm: float = 5.0
     patience: int = 8
     spec_augment: bool = False
+    spec_time_masks: int = 2
+    spec_max_time: int = 5
+    spec_freq_masks: int = 1
+    spec_max_freq: int = 2
+    wave_augment: bool = False
     seed: int = 0
 
     def __post_init__(self):
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("patience", self.patience, minimum=0)
+        for name in ("spec_time_masks", "spec_max_time", "spec_freq_masks", "spec_max_freq"):
+            check_positive_int(name, getattr(self, name), minimum=0)
         for name in ("lr", "weight_decay", "warmup_epochs", "min_lr_ratio", "clip_norm"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -288,12 +302,16 @@ class Trainer:
         out = np.empty_like(x)
         for b in range(x.shape[1]):
             L = int(lengths[b])
-            masked = spec_augment(np.ascontiguousarray(xn[:L, b]), rng=rng)
+            masked = spec_augment(np.ascontiguousarray(xn[:L, b]), rng=rng,
+                                  num_time_masks=self.config.spec_time_masks,
+                                  max_time=self.config.spec_max_time,
+                                  num_freq_masks=self.config.spec_freq_masks,
+                                  max_freq=self.config.spec_max_freq)
             out[:L, b] = masked * self.model.std + self.model.mean
             out[L:, b] = 0
         return out
 
-    def train_epoch(self, feats, labels, epoch):
+    def train_epoch(self, feats, labels, epoch, *, augment=None):
         """One pass over the training clips; returns (mean loss, accuracy) over the epoch.
 
         Parameters
@@ -302,11 +320,15 @@ class Trainer:
         labels : ndarray of int (N,)
         epoch : int
             0-based; seeds this epoch's randomness with ``(config.seed, epoch)``.
+        augment : callable, optional
+            As :meth:`fit`; replaces ``feats`` for this epoch.
         """
         from minikws.optim import clip_grad_norm
 
         c = self.config
         rng = np.random.default_rng([c.seed, epoch])
+        if augment is not None:
+            feats = augment(rng)
         lengths = np.array([f.shape[0] for f in feats])
         batches = length_batches(lengths, batch_size=c.batch_size, rng=rng)
         steps = len(batches)
@@ -378,7 +400,8 @@ class Trainer:
         p = self.config.patience
         return p > 0 and self.best_epoch is not None and epoch_done - self.best_epoch >= p
 
-    def fit(self, train_feats, train_labels, val_feats=None, val_labels=None, *, resume=None):
+    def fit(self, train_feats, train_labels, val_feats=None, val_labels=None, *, resume=None,
+            augment=None):
         """Train, evaluating on the validation clips after every epoch; restore the best weights.
 
         Parameters
@@ -392,6 +415,9 @@ class Trainer:
             is kept.
         resume : str or os.PathLike, optional
             A checkpoint of this run to continue from.
+        augment : callable, optional
+            ``augment(rng) -> list of ndarray (F_n, K)``: fresh features of the training clips (same
+            order and labels), called at the start of every epoch with that epoch's generator.
 
         Returns
         -------
@@ -414,7 +440,7 @@ class Trainer:
             start = self.config.epochs  # the interrupted run had already stopped early
         for epoch in range(start, self.config.epochs):
             t0 = time.perf_counter()
-            loss, acc = self.train_epoch(train_feats, train_labels, epoch)
+            loss, acc = self.train_epoch(train_feats, train_labels, epoch, augment=augment)
             val = self.evaluate(val_feats, val_labels) if has_val else None
             h = self.history
             h["epoch"].append(epoch + 1)
@@ -499,9 +525,56 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     show = sys.stderr.isatty() if progress is None else bool(progress)
     ftrain = featurize_dataset(model, train.audio, sr=dataset.sr, progress=show, desc="features (train)")
     fval = featurize_dataset(model, val.audio, sr=dataset.sr, progress=show, desc="features (val)")
+    augment = None
+    if config.wave_augment:
+        noises = [np.asarray(v, dtype=np.float32) for _, v in sorted(dataset.noise.items())]
+
+        def augment(rng):
+            clips = [augment_waveform(y, rng, sr=dataset.sr, noises=noises) for y in train.audio]
+            return featurize_dataset(model, clips, sr=dataset.sr)
+
     trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log)
-    trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None, resume=resume)
+    trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None, resume=resume,
+                augment=augment)
     return model, trainer
+
+
+def augment_waveform(y, rng, *, sr, noises=(), speed=(0.9, 1.1), max_shift_s=0.1, gain_db=6.0,
+                     snr_db=(5.0, 30.0), p_noise=0.5):
+    """One random perturbation of a training clip, as :attr:`TrainConfig.wave_augment` applies it.
+
+    Speed (tempo and pitch together: a slightly different voice), then a time shift, a gain, and,
+    with probability ``p_noise`` when ``noises`` are given, background noise at a random SNR. The
+    clip keeps its length: the speed change is followed by cropping or zero-padding around the centre.
+
+    Parameters
+    ----------
+    y : ndarray (S,)
+    rng : numpy.random.Generator
+    sr : int
+    noises : sequence of ndarray (S_noise,)
+
+    Returns
+    -------
+    ndarray float32 (S',)
+    """
+    from minikws import augment as aug
+
+    y = np.asarray(y, dtype=np.float32)
+    factor = float(rng.uniform(*speed))
+    out = aug.speed_perturb(y, factor)
+    if len(out) > len(y):  # back to the clip's length, keeping its centre: Speech Commands clips are 1 s
+        start = (len(out) - len(y)) // 2
+        out = out[start:start + len(y)]
+    elif len(out) < len(y):
+        before = (len(y) - len(out)) // 2
+        out = np.pad(out, (before, len(y) - len(out) - before))
+    out = aug.time_shift(out, int(max_shift_s * sr), rng)
+    out = aug.gain(out, float(rng.uniform(-gain_db, gain_db)))
+    if len(noises) and rng.random() < p_noise and np.any(out):
+        noise = noises[int(rng.integers(len(noises)))]
+        out = aug.add_noise(out, noise, float(rng.uniform(*snr_db)), rng)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
 def evaluate_on_dataset(model, dataset, *, subset="test", batch_size=128):
