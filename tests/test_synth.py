@@ -57,7 +57,7 @@ def test_clips_vary_in_level_and_voice(small):
 
 
 def word_extent(a):
-    loud = np.flatnonzero(np.abs(a) > 0.03 * np.abs(a).max())
+    loud = np.flatnonzero(np.abs(a) > 0.01 * np.abs(a).max())
     return loud[0], loud[-1] + 1
 
 
@@ -67,8 +67,8 @@ def test_time_shift_inside_the_clip(max_shift):
                                      seed=2, cache=False, snr_db=(80.0, 80.0), max_shift=max_shift)
     extents = np.array([word_extent(a) for a in d.audio])
     centres = extents.mean(axis=1) - 8000
-    if max_shift is not None:  # centred, moved by at most 0.1 s (a little slack for the trimming)
-        assert np.abs(centres).max() <= 1600 + 200
+    if max_shift is not None:  # centred, moved by at most 0.1 s (slack: quiet word edges)
+        assert np.abs(centres).max() <= 1600 + 400
         assert np.std(centres) > 400
     else:  # anywhere: some words start near the beginning, some end near the end
         assert extents[:, 0].min() < 1500 and extents[:, 1].max() > 16000 - 1500

@@ -39,26 +39,26 @@ UNKNOWN_WORDS = ("backward", "bed", "bird", "cat", "dog", "eight", "five", "foll
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
 ACCENTS = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-gbclan",
            "en-gb-x-gbcwmd")
-# espeak-ng variants that sound like people (robots, whispers, croaks and demons left out).
-VARIANTS = ("Alex", "Alicia", "Andrea", "Andy", "Annie", "Denis", "Diogo", "Gene", "Gene2", "Henrique",
-            "Hugo", "Jacky", "Lee", "Marco", "Mario", "Michael", "Mike", "Nguyen", "Reed", "RicishayMax",
-            "adam", "anika", "announcer", "antonio", "aunty", "belinda", "benjamin", "boris", "caleb",
-            "david", "ed", "edward", "edward2", "f1", "f2", "f3", "f4", "f5", "fast", "grandma",
-            "grandpa", "gustave", "ian", "iven", "iven2", "iven3", "iven4", "john", "klatt", "klatt2",
-            "klatt3", "klatt4", "klatt5", "klatt6", "linda", "m1", "m2", "m3", "m4", "m5", "m6", "m7",
-            "m8", "marcelo", "max", "michel", "miguel", "mike2", "norbert", "pablo", "paul", "pedro",
-            "quincy", "rob", "robert", "sandro", "shelby", "steph", "steph2", "steph3", "travis",
-            "victor", "zac")
+# espeak-ng variants that sound like people: those whose variant file scales formants F1-F3 by 80-140 %,
+# adds an echo of amplitude <= 20, voicing of 30-250 % and breath <= 20 (robots, croaks, whispers,
+# heavy echoes and extreme formant shifts left out).
+VARIANTS = ("Alex", "Andrea", "Annie", "Denis", "Diogo", "Gene", "Gene2", "Henrique", "Hugo", "Mario",
+            "Mike", "Nguyen", "adam", "anika", "antonio", "aunty", "belinda", "benjamin", "ed",
+            "edward", "edward2", "f1", "f2", "f3", "f4", "f5", "fast", "grandma", "grandpa", "ian",
+            "iven2", "iven3", "iven4", "john", "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6",
+            "linda", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "max", "michel", "miguel", "mike2",
+            "paul", "pedro", "quincy", "rob", "robert", "shelby", "steph", "steph2", "steph3", "victor")
 NOISES = ("brown", "hum", "pink", "white")
-RATE_OFFSETS = (-25, 0, 25)   # words per minute around the voice's own rate
-PITCH_OFFSETS = (-10, 0, 10)  # espeak pitch units around the voice's own pitch
+RATE_JITTER = 30   # an utterance's rate: the voice's own +- up to this many words per minute
+PITCH_JITTER = 12  # an utterance's pitch: the voice's own +- up to this many espeak pitch units
+SPEEDS = (0.88, 0.91, 0.94, 0.97, 1.0, 1.03, 1.06, 1.09, 1.12)  # tape-speed factors
 _CACHE_FORMAT = 1
 
 
 def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_words=UNKNOWN_WORDS,
                         silence=True, duration=1.0, snr_db=(5.0, 30.0), level_db=(-20.0, -1.0),
-                        silence_db=(-50.0, -20.0), max_shift=0.15, validation=0.1, test=0.1,
-                        accents=ACCENTS, variants=VARIANTS, cache=None):
+                        silence_db=(-50.0, -20.0), max_shift=0.15, speed=True, validation=0.1,
+                        test=0.1, accents=ACCENTS, variants=VARIANTS, cache=None):
     """Synthesize a Speech-Commands-like keyword set with espeak-ng.
 
     Parameters
@@ -87,6 +87,9 @@ def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_w
     max_shift : float or None
         The word is centred in the clip, then moved by a uniform offset of up to this many seconds
         either way (kept inside the clip); ``None``: anywhere in the clip.
+    speed : bool
+        Play each word at a random tape speed from ``SPEEDS`` (0.88-1.12), which moves its formants
+        and pitch together (a cheap stand-in for other vocal tracts).
     validation, test : float
         Fractions of the voice variants (and of each class's clips) held out for each split.
     accents, variants : sequence of str
@@ -166,8 +169,8 @@ def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_w
                 text = name if name != UNKNOWN else unknown[int(rng.integers(len(unknown)))]
                 voice = pool[picks[j]]
                 rate, pitch, prange = persona[voice]
-                rate += RATE_OFFSETS[int(rng.integers(len(RATE_OFFSETS)))]
-                pitch = int(np.clip(pitch + PITCH_OFFSETS[int(rng.integers(len(PITCH_OFFSETS)))], 0, 100))
+                rate += int(rng.integers(-RATE_JITTER, RATE_JITTER + 1))
+                pitch = int(np.clip(pitch + rng.integers(-PITCH_JITTER, PITCH_JITTER + 1), 0, 100))
                 plan.append((label, subset, (text, voice, rate, pitch, prange)))
 
     utterances = _synthesize_utterances(engine, sorted({p[2] for p in plan if p[2] is not None}),
@@ -187,6 +190,9 @@ def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_w
             speaker = "noise"
         else:
             u = utterances[key]
+            if speed:  # a tape-speed change shifts formants and pitch together, like another throat
+                factor = max(SPEEDS[int(r.integers(len(SPEEDS)))], len(u) / L)
+                u = _speed(u, factor)[:L]
             peak = r.uniform(*level_db)
             clip = np.zeros(L, dtype=np.float64)
             room = L - len(u)  # the word starts in 0..room
@@ -286,7 +292,18 @@ def _resample(y, sr_in, sr_out):
                          window=_lowpass(ratio.numerator, ratio.denominator))
 
 
-@functools.lru_cache(maxsize=8)
+def _speed(y, factor):
+    """``y`` played ``factor`` times faster: resampled by ``1/factor`` as a fraction of small terms."""
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(1.0 / factor).limit_denominator(50)
+    if ratio == 1:
+        return y
+    return resample_poly(y, ratio.numerator, ratio.denominator,
+                         window=_lowpass(ratio.numerator, ratio.denominator))
+
+
+@functools.lru_cache(maxsize=32)
 def _lowpass(up, down):
     """resample_poly's own default anti-aliasing filter (Kaiser window, beta 5, 10 taps per phase)."""
     from scipy.signal import firwin
