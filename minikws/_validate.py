@@ -48,7 +48,8 @@ def check_shape(name, a, expected, legend=""):
         e is None or e == s for e, s in zip(expected, a.shape)
     )
     if not ok:
-        want = tuple("?" if e is None else e for e in expected)
+        want = "(" + ", ".join("?" if e is None else str(e) for e in expected)
+        want += ",)" if len(expected) == 1 else ")"
         spelled = f"{legend} = " if legend else ""
         raise MinikwsError(f"{name}: expected shape {spelled}{want}, got {a.shape}")
     return a

@@ -8,6 +8,7 @@ with exit status 2; no traceback is shown for it.
 """
 import argparse
 import importlib
+import os
 import sys
 
 from minikws import __version__
@@ -55,6 +56,11 @@ def main(argv=None):
         where = f": {exc.filename}" if exc.filename else ""
         print(f"minikws {args.command}: error: {exc.strerror}{where}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `minikws ... | head` closed our stdout: not an error of the user's. Point stdout at devnull so
+        # that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print(f"minikws {args.command}: interrupted", file=sys.stderr)
         return 130
