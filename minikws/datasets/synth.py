@@ -2,14 +2,15 @@
 
 How a clip is made
 ------------------
-1. A *voice* is an English accent of espeak-ng plus a voice variant (``"en-gb-scotland+f2"``); each
+1. A *voice* is one of espeak-ng's English accents plus a voice variant (``"en-gb-scotland+f2"``); each
    voice gets a personal base pitch, pitch range and speaking rate, like a person.
 2. An *utterance* is a word said by a voice at its rate and pitch nudged by a small grid of offsets.
    Each distinct utterance is synthesized once (22050 Hz int16), resampled to ``sr`` with
    ``scipy.signal.resample_poly`` and trimmed of leading/trailing silence.
-3. A *clip* (``duration`` seconds) places an utterance at a random offset, scales it to a random peak
-   level, and mixes in a random stretch of background noise at a random SNR
-   (:func:`minikws.augment.add_noise`). ``_silence_`` clips are noise alone at a random level.
+3. A *clip* (``duration`` seconds) plays an utterance at a random tape speed (formants and pitch move
+   together), places it near the centre with a random shift, scales it to a random peak level, and
+   mixes in a random stretch of background noise at a random SNR (:func:`minikws.augment.add_noise`).
+   ``_silence_`` clips are noise alone at a random level.
 
 The split is by voice *variant*: every accent of a test variant is test, so test clips come from
 timbres never heard in training, and validation variants are a third, separate group.
@@ -55,7 +56,7 @@ SPEEDS = (0.88, 0.91, 0.94, 0.97, 1.0, 1.03, 1.06, 1.09, 1.12)  # tape-speed fac
 _CACHE_FORMAT = 1
 
 
-def synthesize_commands(*, words=None, per_word=300, seed=0, sr=16000, unknown_words=UNKNOWN_WORDS,
+def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_words=UNKNOWN_WORDS,
                         silence=True, duration=1.0, snr_db=(5.0, 30.0), level_db=(-20.0, -1.0),
                         silence_db=(-50.0, -20.0), max_shift=0.15, speed=True, validation=0.1,
                         test=0.1, accents=ACCENTS, variants=VARIANTS, cache=None):
@@ -254,7 +255,7 @@ def _file_name(speaker, key, i):
 
 
 def _synthesize_utterances(engine, keys, *, sr, max_len, cache):
-    """Synthesize, resample and trim each utterance once: dict key -> float64 (S_u,), S_u <= max_len."""
+    """Synthesize, resample and trim each utterance once: dict key -> float32 (S_u,), S_u <= max_len."""
     folder = _cache_folder(cache)
     digest = hashlib.sha256(json.dumps(
         [_CACHE_FORMAT, engine.version, sr, max_len, keys]).encode()).hexdigest()
@@ -275,7 +276,7 @@ def _synthesize_utterances(engine, keys, *, sr, max_len, cache):
             from minikws.augment import speed_perturb
 
             y = speed_perturb(y, len(y) / (0.98 * max_len))[:max_len]
-        out.append(y)
+        out.append(y.astype(np.float32))  # float32 halves the disk cache; cached or not, the same
     if path is not None:
         _write_cache(path, digest, out)
     return dict(zip(keys, out))
@@ -335,7 +336,7 @@ def _read_cache(path, digest, count):
             if str(f["digest"]) != digest:
                 return None
             samples, offsets = f["samples"], f["offsets"]
-        if offsets.shape != (count + 1,) or offsets[-1] != len(samples) or samples.dtype != np.float64:
+        if offsets.shape != (count + 1,) or offsets[-1] != len(samples) or samples.dtype != np.float32:
             return None
         return [samples[offsets[k]:offsets[k + 1]] for k in range(count)]
     except (OSError, ValueError, KeyError, EOFError):
