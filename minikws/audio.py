@@ -234,7 +234,8 @@ def save_wav(path, y, sr):
     path : str or os.PathLike
     y : ndarray (S,) or (channels, S)
         float samples; values outside [-1, 1] are clipped. Sample x is stored as
-        ``round(32768 x)`` clipped to [-32768, 32767], so :func:`load_wav` returns it within 2^-16.
+        ``round(32768 x)`` clipped to [-32768, 32767], so :func:`load_wav` returns it within 2^-16
+        (1.0 itself comes back as 1 - 2^-15).
     sr : int
         Sample rate in Hz.
     """
