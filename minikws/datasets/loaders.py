@@ -204,7 +204,7 @@ def save_speech_commands(dataset, root):
     int
         The number of clips written.
     """
-    from minikws.datasets._wav import write_wav
+    from minikws.audio import save_wav
 
     root = os.fspath(root)
     if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
@@ -215,11 +215,12 @@ def save_speech_commands(dataset, root):
     for c in dataset.classes:
         os.makedirs(os.path.join(root, c), exist_ok=True)
     for name, y in zip(names, dataset.audio):
-        write_wav(os.path.join(root, name), y, dataset.sr)
+        save_wav(os.path.join(root, name), np.asarray(y, dtype=np.float32), int(dataset.sr))
     if dataset.noise:
         os.makedirs(os.path.join(root, BACKGROUND), exist_ok=True)
         for name, y in dataset.noise.items():
-            write_wav(os.path.join(root, BACKGROUND, f"{name}.wav"), y, dataset.sr)
+            save_wav(os.path.join(root, BACKGROUND, f"{name}.wav"), np.asarray(y, dtype=np.float32),
+                     int(dataset.sr))
     for subset, list_name in LIST_FILES.items():
         listed = [n for n, s in zip(names, dataset.subset) if s == subset]
         _write_text(os.path.join(root, list_name), "".join(n + "\n" for n in listed))
@@ -268,15 +269,15 @@ def _speaker(path):
 
 def _build(root, files, labels, classes, subset, sr, speakers=None, noise_folder=True):
     """Read the WAV files (and the background noise) into a Dataset at one sample rate."""
-    from minikws.datasets._wav import read_wav
+    from minikws.audio import load_wav
 
     if sr is not None and (isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr < 1):
         raise MinikwsError(f"sr: expected a positive integer or None, got {sr!r}")
     audio, rates = [], {}
     for rel in files:
         path = os.path.join(root, rel)
-        y, rate = read_wav(path, sr=sr)
-        audio.append(y)
+        y, rate = load_wav(path, sr=sr, mono=True)
+        audio.append(np.asarray(y, dtype=np.float32))
         rates.setdefault(rate, path)
         if len(rates) > 1:
             (r0, p0), (r1, p1) = list(rates.items())[:2]
@@ -288,8 +289,8 @@ def _build(root, files, labels, classes, subset, sr, speakers=None, noise_folder
     if noise_folder and os.path.isdir(bg):
         for name in sorted(os.listdir(bg)):
             if name.lower().endswith(".wav"):
-                y, r = read_wav(os.path.join(bg, name), sr=rate)
-                noise[os.path.splitext(name)[0]] = y
+                y, _ = load_wav(os.path.join(bg, name), sr=rate, mono=True)
+                noise[os.path.splitext(name)[0]] = np.asarray(y, dtype=np.float32)
     speakers = [_speaker(f) for f in files] if speakers is None else speakers
     return Dataset(audio=audio, labels=np.array(labels, dtype=np.int64), classes=classes, sr=int(rate),
                    speakers=np.array(speakers), subset=np.array(subset), noise=noise,
