@@ -758,13 +758,22 @@ def cmvn(C, *, lengths=None, variance=True, eps=1e-8):
 # ----------------------------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=32)
-def _interleaved_mel(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype):
-    # Rows 2k and 2k+1 both hold W[:, k]: multiplying the squared (re, im) pairs of the FFT by this
-    # matrix adds re^2 + im^2 and applies the filterbank in a single matrix product.
+def _mel_bands(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype, group=8):
+    # The filterbank is banded: filter m is non-zero only between its edges f_{m-1} and f_{m+1}.
+    # Split it into groups of `group` filters and keep, for each, only the bins the group covers:
+    # tuples (m0, m1, k0, k1, W[m0:m1, k0:k1].T). Multiplying by these does a third of the work of
+    # the full matrix for 40 bands, and each product stays small enough that OpenBLAS runs it on
+    # one thread (a threaded BLAS's synchronisation dominates small products when the cores are busy).
     W = _mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype)
-    W2 = np.repeat(np.ascontiguousarray(W.T), 2, axis=0)
-    W2.setflags(write=False)
-    return W2
+    bands = []
+    for m0 in range(0, n_mels, group):
+        m1 = min(n_mels, m0 + group)
+        covered = np.flatnonzero(W[m0:m1].any(axis=0))
+        k0, k1 = (covered[0], covered[-1] + 1) if covered.size else (0, 1)
+        Wg = np.ascontiguousarray(W[m0:m1, k0:k1].T)
+        Wg.setflags(write=False)
+        bands.append((m0, m1, int(k0), int(k1), Wg))
+    return tuple(bands)
 
 
 def _check_mfcc_args(sr, n_mfcc, n_fft, hop_length, win_length, window, pad_mode, power, n_mels,
@@ -796,7 +805,8 @@ def _check_mfcc_args(sr, n_mfcc, n_fft, hop_length, win_length, window, pad_mode
 
 # Samples per block of the batched path (see mfcc).
 _FFT_BLOCK_VALUES = 1 << 18
-_MEL_BLOCK_VALUES = 1 << 22
+_PAD_BLOCK_VALUES = 1 << 22
+_FFT_WORKERS = -1
 
 # mfcc's keyword ``lifter`` (librosa's name) hides the function inside mfcc.
 _lifter = lifter
@@ -894,41 +904,39 @@ def mfcc(y, *, sr=16000, n_mfcc=13, n_fft=512, hop_length=160, win_length=400, w
                            f"pad the clip or use center=True")
     F = 1 + (S + 2 * pad - n_fft) // hop_length                           # (mfcc-num-frames)
 
-    if power == 2.0:
-        W2 = _interleaved_mel(sr, n_fft, n_mels, fmin, fmax, bool(htk), mel_norm, dtype)
-    else:
-        W = _mel_filterbank(sr, n_fft, n_mels, fmin, fmax, bool(htk), mel_norm, dtype)
+    bands = _mel_bands(sr, n_fft, n_mels, fmin, fmax, bool(htk), mel_norm, dtype)
+    n_bins = n_fft // 2 + 1
     E = np.empty((B, F, n_mels), dtype=dtype)
-    # Two block sizes: the FFT runs on a few clips at a time so that their frames stay in the CPU
-    # caches; the mel matrix product runs on many, because each call to a threaded BLAS costs a
-    # synchronisation that dominates on small products when the cores are busy.
+    # Blocks: the FFT, power and mel product run on a few clips at a time, so that their frames and
+    # spectra stay in the CPU caches; padding and framing run on larger blocks (fewer calls).
     fft_block = max(1, _FFT_BLOCK_VALUES // (F * n_fft))
-    mel_block = fft_block * max(1, _MEL_BLOCK_VALUES // (fft_block * F * n_fft))
+    pad_block = fft_block * max(1, _PAD_BLOCK_VALUES // (fft_block * F * n_fft))
     buf = np.zeros((min(fft_block, B), F, n_fft), dtype=dtype)  # zero tail beyond L written once
-    V = np.empty((min(mel_block, B), F, n_fft + 2), dtype=dtype)
-    for m0 in range(0, B, mel_block):
-        mb = min(mel_block, B - m0)
-        for b0 in range(m0, m0 + mb, fft_block):
-            b = min(fft_block, m0 + mb - b0)
-            Yb = Y[b0:b0 + b]
-            if pad:
-                Yb = np.pad(Yb, ((0, 0), (pad, pad)), mode=pad_mode)
-            # (b, F, L) view: frame t starts at sample t h + offset of the padded clip  (mfcc-frame)
-            frames = np.lib.stride_tricks.sliding_window_view(Yb[:, offset:], win_length, axis=-1)
+    P = np.empty((min(fft_block, B) * F, n_bins), dtype=dtype)
+    for p0 in range(0, B, pad_block):
+        pb = min(pad_block, B - p0)
+        Yb = Y[p0:p0 + pb]
+        if pad:
+            Yb = np.pad(Yb, ((0, 0), (pad, pad)), mode=pad_mode)
+        # (pb, F, L) view: frame t starts at sample t h + offset of the padded clip  (mfcc-frame)
+        frames = np.lib.stride_tricks.as_strided(
+            Yb[:, offset:], shape=(pb, F, win_length),
+            strides=(Yb.strides[0], hop_length * Yb.strides[1], Yb.strides[1]), writeable=False)
+        for b0 in range(0, pb, fft_block):
+            b = min(fft_block, pb - b0)
             x = buf[:b]
-            np.multiply(frames[:, :F * hop_length:hop_length], w, out=x[..., :win_length])  # (mfcc-window)
-            X = scipy.fft.rfft(x, axis=-1)                                # (b, F, N/2+1) (mfcc-power)
-            v = X.view(dtype)                                             # (b, F, N+2): re, im, re, ...
+            np.multiply(frames[b0:b0 + b], w, out=x[..., :win_length])     # (mfcc-window)
+            X = scipy.fft.rfft(x, axis=-1, workers=_FFT_WORKERS)           # (b, F, N/2+1) (mfcc-power)
+            Pb = P[:b * F]
             if power == 2.0:
-                np.multiply(v, v, out=V[b0 - m0:b0 - m0 + b])
+                v = X.view(dtype).reshape(b * F, 2 * n_bins)               # re, im, re, im, ...
+                np.multiply(v, v, out=v)
+                np.add(v[:, 0::2], v[:, 1::2], out=Pb)                      # re^2 + im^2
             else:
-                V[b0 - m0:b0 - m0 + b, :, :n_fft // 2 + 1] = np.abs(X) ** dtype.type(power)
-        Vm = V[:mb].reshape(mb * F, n_fft + 2)
-        Em = E[m0:m0 + mb].reshape(mb * F, n_mels)
-        if power == 2.0:
-            np.matmul(Vm, W2, out=Em)                                     # (mfcc-melspec)
-        else:
-            np.matmul(Vm[:, :n_fft // 2 + 1], W.T, out=Em)
+                np.power(np.abs(X).reshape(b * F, n_bins), dtype.type(power), out=Pb)
+            Eb = E[p0 + b0:p0 + b0 + b].reshape(b * F, n_mels)
+            for m0, m1, k0, k1, Wg in bands:                                # (mfcc-melspec)
+                np.matmul(Pb[:, k0:k1], Wg, out=Eb[:, m0:m1])
 
     L = power_to_db(E, amin=amin, top_db=top_db)                          # (B, F, M)  (mfcc-db)
     C = L @ _dct_matrix(n_mels, n_mfcc, norm, dtype)                      # (B, F, K)  (mfcc-dct)
