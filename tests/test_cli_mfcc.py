@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from test_audio import BROKEN, make_broken
 
-from minikws import audio
+from minikws import audio, features
 from minikws.cli import main
+from minikws.models import default_feature_settings
+
+
+def expected_frames(n, sr):
+    s = default_feature_settings(sr)
+    return features.num_frames(n, n_fft=s["n_fft"], hop_length=s["hop_length"])
 
 
 @pytest.fixture
@@ -23,14 +29,16 @@ def wav(tmp_path, rng):
 def test_text_summary(wav, capsys):
     assert main(["mfcc", wav]) == 0
     out = capsys.readouterr().out
-    assert "16000 Hz" in out and "1.000 s" in out and "(16000 samples)" in out and "(101, 13)" in out
+    assert "16000 Hz" in out and "1.000 s" in out and "(16000 samples)" in out
+    assert f"({expected_frames(16000, 16000)}, 13)" in out
 
 
 def test_json_and_resampling(wav, capsys):
     assert main(["mfcc", wav, "--json", "--sr", "8000"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["sr"] == 8000 and info["samples"] == 8000 and info["duration"] == 1.0
-    assert info["shape"] == [101, 13] and info["settings"]["hop_length"] == 80
+    assert info["shape"] == [expected_frames(8000, 8000), 13]
+    assert info["settings"] == json.loads(json.dumps(default_feature_settings(8000)))
 
 
 def test_plot_writes_a_png(wav, tmp_path, capsys):

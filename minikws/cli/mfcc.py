@@ -1,7 +1,7 @@
 """minikws mfcc: print a WAV file's MFCC shape, sample rate and duration; optionally plot them.
 
-The features are the ones a model at that sample rate reads: :func:`minikws.models.default_feature_settings`
-(25 ms windows every 10 ms, 13 coefficients) passed to :func:`minikws.features.mfcc`.
+The features are the ones a model at that sample rate reads by default: the keywords of
+:func:`minikws.models.default_feature_settings` passed to :func:`minikws.features.mfcc`.
 """
 
 
