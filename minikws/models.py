@@ -42,7 +42,11 @@ _FEATURE_KEYS = ("n_mfcc", "n_fft", "hop_length", "win_length", "n_mels", "fmin"
 
 
 def default_feature_settings(sr):
-    """MFCC settings scaled to a sample rate: 25 ms windows every 10 ms, 13 coefficients.
+    """MFCC settings scaled to a sample rate: 25 ms windows every 20 ms, 13 coefficients.
+
+    A 20 ms hop (rather than speech recognition's usual 10 ms) halves the number of frames: half the
+    LSTM's work, and half as many steps over which the last frame must remember the word. Keywords
+    last 300-800 ms, 15-40 frames, plenty for the classification.
 
     Parameters
     ----------
@@ -58,7 +62,7 @@ def default_feature_settings(sr):
     """
     sr = check_positive_int("sr", sr, minimum=1000)
     win = int(round(0.025 * sr))
-    hop = int(round(0.010 * sr))
+    hop = int(round(0.020 * sr))
     n_fft = 1 << (win - 1).bit_length()
     n_mels = 40 if sr >= 16000 else 32 if sr >= 8000 else 24
     return {"n_mfcc": 13, "n_fft": n_fft, "hop_length": hop, "win_length": win,

@@ -195,8 +195,8 @@ def test_bad_inputs():
 
 def test_default_feature_settings_scale_with_the_rate():
     s16, s8 = default_feature_settings(16000), default_feature_settings(8000)
-    assert (s16["win_length"], s16["hop_length"], s16["n_fft"]) == (400, 160, 512)
-    assert (s8["win_length"], s8["hop_length"], s8["n_fft"]) == (200, 80, 256)
+    assert (s16["win_length"], s16["hop_length"], s16["n_fft"]) == (400, 320, 512)
+    assert (s8["win_length"], s8["hop_length"], s8["n_fft"]) == (200, 160, 256)
     assert s8["fmax"] == 4000 and s16["fmax"] == 8000
 
 

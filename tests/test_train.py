@@ -38,7 +38,7 @@ def make(seed=0, dropout=0.1):
 
 
 def quiet(**kw):
-    base = dict(epochs=4, batch_size=16, lr=1e-2, patience=0, seed=0)
+    base = dict(epochs=4, batch_size=16, lr=1e-2, patience=0, seed=0, spec_augment=False, wave_augment=False)
     base.update(kw)
     return TrainConfig(**base)
 

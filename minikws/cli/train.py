@@ -29,12 +29,13 @@ def add_parser(p):
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: 30)")
     p.add_argument("--hidden", type=int, default=64, help="LSTM hidden units per layer (default: 64)")
     p.add_argument("--layers", type=int, default=2, help="stacked LSTM layers (default: 2)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default: 3e-3)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default: 1e-2)")
     p.add_argument("--batch-size", type=int, default=None, help="clips per step (default: 32)")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout probability (default: 0.1)")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy (0: never)")
-    p.add_argument("--spec-augment", action="store_true", help="mask random time/frequency bands")
+    p.add_argument("--no-augment", action="store_true",
+                   help="train on the clips as they are: no waveform perturbation, no SpecAugment masks")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
     p.add_argument("--checkpoint", metavar="CKPT.npz",
                    help="checkpoint written after every epoch (default: OUT with .ckpt.npz)")
@@ -64,7 +65,8 @@ def training_config(args, **defaults):
         if value is not None:
             fields[name] = value
     fields["seed"] = args.seed
-    fields["spec_augment"] = bool(getattr(args, "spec_augment", False))
+    if getattr(args, "no_augment", False):
+        fields["spec_augment"] = fields["wave_augment"] = False
     return TrainConfig(**fields)
 
 
