@@ -803,10 +803,10 @@ def _check_mfcc_args(sr, n_mfcc, n_fft, hop_length, win_length, window, pad_mode
     return sr, n_fft, hop_length, win_length, n_mels, fmin, fmax, power
 
 
-# Samples per block of the batched path (see mfcc).
+# Samples per block of the batched path (see mfcc): 1 MiB of float32 frames per FFT block.
 _FFT_BLOCK_VALUES = 1 << 18
 _PAD_BLOCK_VALUES = 1 << 22
-_FFT_WORKERS = -1
+_FFT_WORKERS = -1  # scipy.fft threads: all cores
 
 # mfcc's keyword ``lifter`` (librosa's name) hides the function inside mfcc.
 _lifter = lifter
