@@ -10,7 +10,9 @@ in a process of its own with the reference environment (torch is not a minikws d
     python benchmarks/bench_train.py --data FSDD --dataset fsdd --epochs 20
     python benchmarks/bench_train.py --per-word 40 --epochs 3 --ref-python /work/venv-ref/bin/python
 
-Early stopping is off on both sides (same number of epochs); each side keeps its best validation epoch.
+Early stopping and augmentation are off on both sides (same epochs, same clips); each side keeps its
+best validation epoch. torch's LSTM has two bias vectors per layer (bias_ih, bias_hh), minikws one (their
+sum), hence 512 more parameters at H = 64 x 2 layers for the same function.
 """
 import argparse
 import json
@@ -143,7 +145,7 @@ def run_minikws(dataset, args, settings):
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=0,
                          seed=args.seed, warmup_epochs=settings["warmup_epochs"],
                          min_lr_ratio=settings["min_lr_ratio"], weight_decay=settings["weight_decay"],
-                         clip_norm=settings["clip_norm"])
+                         clip_norm=settings["clip_norm"], spec_augment=False, wave_augment=False)
     model = KWSModel(classes=dataset.classes, sr=dataset.sr, features=settings["features"],
                      hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout, seed=args.seed,
                      backend=args.backend)
