@@ -20,8 +20,9 @@ def kernel_extensions():
 
     ext = Extension(
         "minikws._lstm_kernel",
-        sources=[PYX, os.path.join("csrc", "lstm_cell.c")],
-        depends=[os.path.join("csrc", "lstm_cell.h")],  # rebuilt when it changes; shipped in the sdist
+        sources=[PYX, os.path.join("csrc", "lstm_cell.c"), os.path.join("csrc", "lstm_gemm.c")],
+        # rebuilt when they change; shipped in the sdist
+        depends=[os.path.join("csrc", "lstm_cell.h"), os.path.join("csrc", "lstm_gemm.h")],
         include_dirs=[numpy.get_include(), "csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         # -ffp-contract=fast lets a*b+c become one FMA where the CPU has it; -fno-trapping-math lets

@@ -8,10 +8,12 @@ validates the arguments and passes C-contiguous arrays of one dtype (float32 or 
 Per sequence, Python is entered once; inside, the work is
 
     forward   a = b + x W_x                 one GEMM over all T steps            [lstm-gates]
-              for t:  a_t += h_{t-1} W_h    one GEMM per step (B x H by H x 4H)
+              for t:  a_t += h_{t-1} W_h    one small product per step (B x H by H x 4H),
+                                            by csrc/lstm_gemm.c with W_h packed once
                       fused cell in C: gates, c_t, h_t                 [lstm-cell, lstm-hidden]
     backward  for t = T-1 .. 0:
-                      dh_t += da_{t+1} W_h^T  one GEMM per step (W^T copied once)  [lstm-bptt-h]
+                      dh_t += da_{t+1} W_h^T  one small product per step (W_h^T packed once)
+                                                                                [lstm-bptt-h]
                       fused cell backward in C: da_t, dc_{t-1}         [lstm-bptt-c, -gates]
               dx = da W_x^T,  dW_x = x^T da,  dW_h = H_prev^T da             three GEMMs
                       (H_prev stacks the h_{t-1} each step multiplied W_h with: h0, h_1 .. h_{T-1})
@@ -55,8 +57,27 @@ cdef extern from "lstm_cell.h" nogil:
     const char *minikws_lstm_cell_isa()
 
 
-# Batches up to this size take the plain C loop for the per-step h_{t-1} W_h product, larger ones
-# BLAS (see benchmarks/README.md: for B = 1 the call into BLAS costs more than the arithmetic).
+cdef extern from "lstm_gemm.h" nogil:
+    ptrdiff_t minikws_packed_size_f(ptrdiff_t K, ptrdiff_t N)
+    ptrdiff_t minikws_packed_size_d(ptrdiff_t K, ptrdiff_t N)
+    void minikws_pack_f(ptrdiff_t K, ptrdiff_t N, const float *W, ptrdiff_t rs, ptrdiff_t cs,
+                        float *Wp)
+    void minikws_pack_d(ptrdiff_t K, ptrdiff_t N, const double *W, ptrdiff_t rs, ptrdiff_t cs,
+                        double *Wp)
+    void minikws_packed_gemm_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x,
+                               ptrdiff_t ldx, const float *Wp, float *y, ptrdiff_t ldy)
+    void minikws_packed_gemm_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
+                               ptrdiff_t ldx, const double *Wp, double *y, ptrdiff_t ldy)
+    int minikws_gemm_level()
+    int minikws_gemm_set_level(int level)
+
+
+# The per-step products h_{t-1} W_h and da_t W_h^T go through csrc/lstm_gemm.c, with W_h (or W_h^T)
+# packed once per call, when the call has at least this many steps to share the packing (which costs
+# about two steps' products). Shorter calls (streaming chunks of a few frames) use the plain C loop
+# of lstm_cell.c for batches up to _small_batch rows and BLAS for larger ones (see
+# benchmarks/README.md: for B = 1 a call into BLAS costs more than the arithmetic).
+cdef int _packed_min_steps = 4
 cdef int _small_batch = 1
 
 _INT_MAX = 2**31 - 1  # BLAS (LP64) takes sizes as C int
@@ -65,6 +86,29 @@ _INT_MAX = 2**31 - 1  # BLAS (LP64) takes sizes as C int
 def isa():
     """The instruction set the fused cell runs with on this CPU (for ``minikws info``)."""
     return minikws_lstm_cell_isa().decode()
+
+
+def gemm_level():
+    """The per-step product's micro-kernel: 2 = AVX-512, 1 = AVX2+FMA, 0 = portable C."""
+    return minikws_gemm_level()
+
+
+def _set_gemm_level(int level):
+    """Use micro-kernel ``level`` (lowered to what the CPU has; < 0: the best); return the old one.
+
+    For tests and benchmarks only: it changes a process-wide setting.
+    """
+    old = minikws_gemm_level()
+    minikws_gemm_set_level(level)
+    return old
+
+
+def _set_packed_min_steps(int n):
+    """Set how many steps a call needs to use the packed per-step product (tests, benchmarks)."""
+    global _packed_min_steps
+    old = _packed_min_steps
+    _packed_min_steps = n
+    return old
 
 
 def _set_small_batch(int n):
@@ -133,16 +177,46 @@ cdef inline void _gemm(char ta, char tb, int M, int N, int K, floating alpha, fl
         dgemm(&tb, &ta, &N, &M, &K, &alpha, B, &ldb, A, &lda, &beta, C, &ldc)
 
 
-cdef inline void _recurrent(int B, int H, floating *h_prev, floating *Wh,
+cdef inline void _recurrent(int B, int H, floating *h_prev, floating *Wh, floating *Whp,
                             floating *a) noexcept nogil:
-    """a (B, 4H) += h_prev (B, H) W_h (H, 4H): the per-step product of [lstm-gates]."""
-    if B <= _small_batch:
+    """a (B, 4H) += h_prev (B, H) W_h (H, 4H): the per-step product of [lstm-gates].
+
+    Whp is W_h packed by _pack (or NULL: then the C loop or BLAS multiply by W_h itself).
+    """
+    if Whp != NULL:
+        _packed_gemm(B, H, 4 * H, h_prev, H, Whp, a, 4 * H)
+    elif B <= _small_batch:
         if floating is float:
             minikws_small_gemm_f(B, H, 4 * H, h_prev, Wh, 1, a)
         else:
             minikws_small_gemm_d(B, H, 4 * H, h_prev, Wh, 1, a)
     else:
         _gemm(c'N', c'N', B, 4 * H, H, 1, h_prev, H, Wh, 4 * H, 1, a, 4 * H)
+
+
+cdef inline void _pack(int K, int N, floating *W, Py_ssize_t rs, Py_ssize_t cs,
+                       floating *Wp) noexcept nogil:
+    """Wp = W (K, N) packed for _packed_gemm; element (k, j) of W is W[k * rs + j * cs]."""
+    if floating is float:
+        minikws_pack_f(K, N, W, rs, cs, Wp)
+    else:
+        minikws_pack_d(K, N, W, rs, cs, Wp)
+
+
+cdef inline void _packed_gemm(int M, int K, int N, floating *x, Py_ssize_t ldx, floating *Wp,
+                              floating *y, Py_ssize_t ldy) noexcept nogil:
+    """y (M, N) += x (M, K) W (K, N), W packed by _pack."""
+    if floating is float:
+        minikws_packed_gemm_f(M, K, N, x, ldx, Wp, y, ldy)
+    else:
+        minikws_packed_gemm_d(M, K, N, x, ldx, Wp, y, ldy)
+
+
+cdef object _packed_buffer(int K, int N, object dtype):
+    """An empty buffer for a packed (K, N) matrix of dtype."""
+    if dtype == np.float32:
+        return np.empty(minikws_packed_size_f(K, N), dtype=dtype)
+    return np.empty(minikws_packed_size_d(K, N), dtype=dtype)
 
 
 cdef inline void _cell_forward(int B, int H, floating *gates, floating *c_prev, floating *c,
@@ -175,14 +249,16 @@ cdef void _input_projection(int T, int B, int D, int H, floating *x, floating *W
 # ----------------------------------------------------------------------------------------------
 cdef void _forward(int T, int B, int D, int H, floating *x, floating *h0, floating *c0,
                    floating *Wx, floating *Wh, floating *b, floating *h, floating *c,
-                   floating *gates) noexcept:
+                   floating *gates, floating *Whp) noexcept:
     cdef Py_ssize_t t, BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * 4 * H
     cdef floating *h_prev = h0
     cdef floating *c_prev = c0
     with nogil:
+        if Whp != NULL:
+            _pack(H, 4 * H, Wh, 4 * H, 1, Whp)                           # once for all steps
         _input_projection(T, B, D, H, x, Wx, b, gates)
         for t in range(T):
-            _recurrent(B, H, h_prev, Wh, gates + t * BG)                 # a_t += h_{t-1} W_h
+            _recurrent(B, H, h_prev, Wh, Whp, gates + t * BG)            # a_t += h_{t-1} W_h
             _cell_forward(B, H, gates + t * BG, c_prev, c + t * BH, h + t * BH)
             h_prev = h + t * BH
             c_prev = c + t * BH
@@ -192,11 +268,14 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
                     floating *x, floating *h0, floating *c0, floating *WxT, floating *WhT,
                     floating *h, floating *c, floating *gates, floating *dx, floating *dh0,
                     floating *dc0, floating *dWx, floating *dWh, floating *db,
-                    floating *dgates, floating *dh_t, floating *h_prev_all) noexcept:
+                    floating *dgates, floating *dh_t, floating *h_prev_all,
+                    floating *Wh, floating *WhTp) noexcept:
     cdef Py_ssize_t t, j, r, BH = <Py_ssize_t>B * H, G = 4 * H, BG = <Py_ssize_t>B * 4 * H
     cdef int TB = T * B
     cdef floating *dc = dc0            # dL/dc_t, carried from step to step; ends as dc0
     with nogil:
+        if WhTp != NULL:
+            _pack(G, H, Wh, 1, G, WhTp)                                  # W_h^T, packed once
         memcpy(dc, dcT, BH * sizeof(floating))
         for t in range(T - 1, -1, -1):
             # [lstm-bptt-h] the total dL/dh_t: the upstream dh[t] plus what h_t fed into step t+1
@@ -204,12 +283,18 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
             if t == T - 1:
                 for j in range(BH):
                     dh_t[j] += dhT[j]
+            elif WhTp != NULL:
+                _packed_gemm(B, G, H, dgates + (t + 1) * BG, G, WhTp, dh_t, H)
             else:
                 _gemm(c'N', c'N', B, H, G, 1, dgates + (t + 1) * BG, G, WhT, H, 1, dh_t, H)
             _cell_backward(B, H, gates + t * BG, c0 if t == 0 else c + (t - 1) * BH, c + t * BH,
                            dh_t, dc, dgates + t * BG)
         # dh0 = da_0 W_h^T
-        _gemm(c'N', c'N', B, H, G, 1, dgates, G, WhT, H, 0, dh0, H)
+        if WhTp != NULL:
+            memset(dh0, 0, BH * sizeof(floating))
+            _packed_gemm(B, G, H, dgates, G, WhTp, dh0, H)
+        else:
+            _gemm(c'N', c'N', B, H, G, 1, dgates, G, WhT, H, 0, dh0, H)
         # dx = da W_x^T, one GEMM over all T*B rows
         _gemm(c'N', c'N', TB, D, G, 1, dgates, G, WxT, D, 0, dx, D)
         # dW_x = x^T da, one GEMM summing over all steps and the batch
@@ -227,16 +312,18 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
 
 cdef void _infer(int T, int B, int D, int H, floating *x, floating *h, floating *c,
                  floating *Wx, floating *Wh, floating *b, floating *h_out, floating *gates,
-                 floating *c_spare) noexcept:
+                 floating *c_spare, floating *Whp) noexcept:
     cdef Py_ssize_t t, BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * 4 * H
     cdef floating *h_prev = h
     cdef floating *c_prev = c
     cdef floating *c_next = c_spare
     cdef floating *swap
     with nogil:
+        if Whp != NULL:
+            _pack(H, 4 * H, Wh, 4 * H, 1, Whp)
         _input_projection(T, B, D, H, x, Wx, b, gates)
         for t in range(T):
-            _recurrent(B, H, h_prev, Wh, gates + t * BG)
+            _recurrent(B, H, h_prev, Wh, Whp, gates + t * BG)
             # c_t goes to the other buffer: the cell reads c_{t-1} while it writes c_t
             _cell_forward(B, H, gates + t * BG, c_prev, c_next, h_out + t * BH)
             h_prev = h_out + t * BH
@@ -254,6 +341,14 @@ cdef inline float *_f(object a):
 
 cdef inline double *_d(object a):
     return <double *>cnp.PyArray_DATA(a)
+
+
+cdef inline float *_f_or_null(object a):
+    return NULL if a is None else <float *>cnp.PyArray_DATA(a)
+
+
+cdef inline double *_d_or_null(object a):
+    return NULL if a is None else <double *>cnp.PyArray_DATA(a)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,13 +377,14 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     h = np.empty((T, B, H), dtype=dt)
     c = np.empty((T, B, H), dtype=dt)
     gates = np.empty((T, B, 4 * H), dtype=dt)
+    Whp = _packed_buffer(H, 4 * H, dt) if T >= _packed_min_steps else None
     cdef int iT = T, iB = B, iD = D, iH = H
     if dt == np.float32:
         _forward(iT, iB, iD, iH, _f(x), _f(h0), _f(c0), _f(Wx), _f(Wh), _f(b),
-                 _f(h), _f(c), _f(gates))
+                 _f(h), _f(c), _f(gates), _f_or_null(Whp))
     else:
         _forward(iT, iB, iD, iH, _d(x), _d(h0), _d(c0), _d(Wx), _d(Wh), _d(b),
-                 _d(h), _d(c), _d(gates))
+                 _d(h), _d(c), _d(gates), _d_or_null(Whp))
     return h, c, gates
 
 
@@ -328,17 +424,20 @@ def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
     dh_t = np.empty((B, H), dtype=dt)
     # W^T as C-contiguous copies: OpenBLAS multiplies by them ~1.5x faster than by W with trans='T'
     WxT = np.ascontiguousarray(Wx.T)
-    WhT = np.ascontiguousarray(Wh.T)
+    if T >= _packed_min_steps:  # W_h^T packed (from W_h, inside _backward) for the per-step product
+        WhT, WhTp = None, _packed_buffer(4 * H, H, dt)
+    else:
+        WhT, WhTp = np.ascontiguousarray(Wh.T), None
     h_prev_all = np.empty((T, B, H), dtype=dt)
     cdef int iT = T, iB = B, iD = D, iH = H
     if dt == np.float32:
         _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f(WxT),
-                  _f(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
-                  _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all))
+                  _f_or_null(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
+                  _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all), _f(Wh), _f_or_null(WhTp))
     else:
         _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d(WxT),
-                  _d(WhT), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
-                  _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all))
+                  _d_or_null(WhT), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
+                  _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all), _d(Wh), _d_or_null(WhTp))
     return dx, dh0, dc0, dWx, dWh, db
 
 
@@ -366,11 +465,12 @@ def lstm_infer(x, h, c, Wx, Wh, b):
     h_out = np.empty((T, B, H), dtype=dt)
     gates = np.empty((T, B, 4 * H), dtype=dt)
     c_spare = np.empty((B, H), dtype=dt)
+    Whp = _packed_buffer(H, 4 * H, dt) if T >= _packed_min_steps else None
     cdef int iT = T, iB = B, iD = D, iH = H
     if dt == np.float32:
         _infer(iT, iB, iD, iH, _f(x), _f(h), _f(c), _f(Wx), _f(Wh), _f(b), _f(h_out),
-               _f(gates), _f(c_spare))
+               _f(gates), _f(c_spare), _f_or_null(Whp))
     else:
         _infer(iT, iB, iD, iH, _d(x), _d(h), _d(c), _d(Wx), _d(Wh), _d(b), _d(h_out),
-               _d(gates), _d(c_spare))
+               _d(gates), _d(c_spare), _d_or_null(Whp))
     return h_out

@@ -155,15 +155,92 @@ def test_cell_sigmoid_and_tanh_accuracy(dtype, limit, eps):
     assert rel.max() <= 8 * eps
 
 
+# The per-step products through the packed W_h (csrc/lstm_gemm.c), at every micro-kernel level this
+# CPU has (2 = AVX-512, 1 = AVX2, 0 = portable C), on shapes that hit the kernel's edges: H = 1; 4H
+# and H not multiples of the 32-float / 16-double panel (H = 7, 33); B below, at and above the rows
+# of one register block (1, 3, 9, 17) so that partial row blocks run too.
+PACKED_SHAPES = [(5, 1, 3, 1), (4, 3, 2, 7), (3, 9, 4, 33), (2, 17, 5, 40), (6, 2, 3, 8),
+                 (3, 32, 4, 16)]
+GEMM_LEVELS = list(range(K.gemm_level() + 1)) if K is not None else [0]
+
+
+@pytest.fixture
+def packed_level(request):
+    """Force the packed per-step product (even for T = 1) at micro-kernel level request.param."""
+    old_steps = K._set_packed_min_steps(1)
+    old_level = K._set_gemm_level(request.param)
+    assert K.gemm_level() == request.param
+    yield request.param
+    K._set_gemm_level(old_level)
+    K._set_packed_min_steps(old_steps)
+
+
 @needs_kernel
-@pytest.mark.parametrize("small_batch", [0, 8])  # per-step h Wh by BLAS, or by the C loop
+@pytest.mark.parametrize("packed_level", GEMM_LEVELS, indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", PACKED_SHAPES)
+def test_packed_per_step_product_matches_reference(shape, dtype, packed_level):
+    rng = np.random.default_rng(sum(shape) + 5)
+    args = make(rng, *shape, dtype)
+    out = K.lstm_forward(*args)
+    for name, got, want in zip(("h", "c", "gates"), out, ref_forward(*args)):
+        assert rel_error(got, want) <= TOL[dtype], name
+    T, B, _, H = shape
+    dh = rng.standard_normal((T, B, H)).astype(dtype)
+    dhT, dcT = rng.standard_normal((2, B, H)).astype(dtype)
+    grads = K.lstm_backward(dh, dhT, dcT, *args[:5], *out)
+    want = ref_backward(dh, dhT, dcT, *args[:5], *out)
+    for name, got, w in zip(("dx", "dh0", "dc0", "dWx", "dWh", "db"), grads, want):
+        assert rel_error(got, w) <= TOL[dtype], name
+    h = args[1].copy()
+    c = args[2].copy()
+    assert rel_error(K.lstm_infer(args[0], h, c, *args[3:]), out[0]) <= TOL[dtype]
+
+
+@needs_kernel
+def test_packed_and_unpacked_paths_agree():
+    # the same float64 sequence with and without packing: only the order of the sums differs
+    rng = np.random.default_rng(12)
+    args = make(rng, 6, 5, 3, 20, np.float64)
+    dh = rng.standard_normal((6, 5, 20))
+    results = []
+    for min_steps in (1, 10**6):
+        old = K._set_packed_min_steps(min_steps)
+        try:
+            out = K.lstm_forward(*args)
+            grads = K.lstm_backward(dh, args[1], args[2], *args[:5], *out)
+        finally:
+            K._set_packed_min_steps(old)
+        results.append(out + grads)
+    for a, b in zip(*results):
+        assert rel_error(a, b) <= 1e-13
+
+
+@needs_kernel
+def test_gemm_level_can_only_be_lowered():
+    best = K.gemm_level()
+    assert best in (0, 1, 2)
+    old = K._set_gemm_level(best + 5)  # more than the CPU has: the best it has
+    try:
+        assert K.gemm_level() == best
+        K._set_gemm_level(0)
+        assert K.gemm_level() == 0
+    finally:
+        K._set_gemm_level(old)
+    assert K.gemm_level() == old
+
+
+@needs_kernel
+@pytest.mark.parametrize("packed_min_steps", [1, 10**9])  # packed W_h in every chunk, or never
+@pytest.mark.parametrize("small_batch", [0, 8])  # unpacked per-step h Wh by BLAS, or by the C loop
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B,H", [(1, 1), (1, 33), (1, 128), (3, 7)])
-def test_infer_in_chunks_equals_full_forward(B, H, dtype, small_batch):
+def test_infer_in_chunks_equals_full_forward(B, H, dtype, small_batch, packed_min_steps):
     rng = np.random.default_rng(B * 100 + H)
     x, h0, c0, Wx, Wh, b = make(rng, 11, B, 5, H, dtype)
     h_full, c_full, _ = K.lstm_forward(x, h0, c0, Wx, Wh, b)
     old = K._set_small_batch(small_batch)
+    old_steps = K._set_packed_min_steps(packed_min_steps)
     try:
         h, c = h0.copy(), c0.copy()
         pieces, start = [], 0
@@ -172,6 +249,7 @@ def test_infer_in_chunks_equals_full_forward(B, H, dtype, small_batch):
             start += size
     finally:
         K._set_small_batch(old)
+        K._set_packed_min_steps(old_steps)
     assert rel_error(np.concatenate(pieces), h_full) <= TOL[dtype]
     assert rel_error(h, h_full[-1]) <= TOL[dtype]
     assert rel_error(c, c_full[-1]) <= TOL[dtype]

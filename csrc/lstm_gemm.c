@@ -1,0 +1,218 @@
+/*
+ * y (M, N) += x (M, K) W (K, N) with W packed once: the per-step product of the LSTM
+ * ([lstm-gates]: a_t += h_{t-1} W_h; [lstm-bptt-h]: dh_{t-1} += da_t W_h^T). See lstm_gemm.h.
+ *
+ * How it is fast, in plain C:
+ * - W is packed into panels of NR columns, each K x NR and contiguous, so the micro-kernel reads W
+ *   as one sequential stream. (Unpacked, the rows of a (128, 512) float matrix lie 2 KB apart, and
+ *   the 128 rows of a column block all fall into 2 of the 64 sets of a 32 KB, 8-way L1 cache.)
+ * - The micro-kernel keeps an MR x NR block of y in vector registers (GCC vector types, so the code
+ *   stays C) for the whole loop over k: per k it loads one row of the panel (NR numbers), broadcasts
+ *   MR numbers of x, and does MR * NR multiply-adds, in MR * NR / lanes independent FMA chains.
+ * - The panel (K * NR numbers: 16 KB for K = 128 floats) is reused by all row blocks of x before the
+ *   next panel is read, so it is read from L2 once per call and then hits L1.
+ * - The block shape depends on the instruction set, so there is one version per level, each compiled
+ *   with GCC's target attribute and picked at run time from what the CPU supports (like the
+ *   target_clones of lstm_cell.c, but with a different MR per level, which clones cannot do):
+ *     AVX-512 (32 registers of 64 bytes): MR = 8 rows x 2 registers = 16 accumulators
+ *     AVX2    (16 registers of 32 bytes): MR = 3 rows x 4 registers = 12 accumulators
+ *     portable C (16-byte SSE2 vectors):  MR = 1 row  x 8 registers =  8 accumulators
+ *   The build needs no -march flag; the same binary runs on any x86-64 (and, with one portable
+ *   version, on other CPUs and compilers).
+ * Rows of x beyond a multiple of MR use the same kernel with fewer rows (mr is a compile-time
+ * constant in each case of a switch, so the accumulators stay in registers); columns beyond a
+ * multiple of NR go through a zero-padded NR-wide buffer.
+ */
+#include <string.h>
+
+#include "lstm_gemm.h"
+
+#define RESTRICT __restrict
+
+/* Bytes of one panel row: NR = 32 floats or 16 doubles. The same layout serves every level. */
+#define PANEL_BYTES 128
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
+    defined(__GLIBC__)
+#define MINIKWS_GEMM_DISPATCH 1
+#define TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#else
+#define MINIKWS_GEMM_DISPATCH 0
+#endif
+#define TARGET_V0
+
+/* ---------------------------------------------------------------------------------------------
+ * Packing: panel p = columns p*NR .. p*NR + NR - 1 of W, row after row; missing columns are 0.
+ * ------------------------------------------------------------------------------------------- */
+#define DEFINE_PACK(REAL, SFX)                                                                     \
+    ptrdiff_t minikws_packed_size_##SFX(ptrdiff_t K, ptrdiff_t N)                                  \
+    {                                                                                              \
+        const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL);                                           \
+        return K * ((N + NR - 1) / NR) * NR;                                                       \
+    }                                                                                              \
+                                                                                                   \
+    void minikws_pack_##SFX(ptrdiff_t K, ptrdiff_t N, const REAL *W, ptrdiff_t rs, ptrdiff_t cs,   \
+                            REAL *Wp)                                                              \
+    {                                                                                              \
+        const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL);                                           \
+        for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {                                                 \
+            const ptrdiff_t nc = N - j0 < NR ? N - j0 : NR;                                        \
+            memset(Wp, 0, (size_t)(K * NR) * sizeof(REAL));                                       \
+            if (cs == 1) { /* rows of W are contiguous: read along them */                         \
+                for (ptrdiff_t k = 0; k < K; ++k)                                                  \
+                    for (ptrdiff_t jj = 0; jj < nc; ++jj)                                          \
+                        Wp[k * NR + jj] = W[k * rs + j0 + jj];                                     \
+            } else { /* e.g. W_h^T from W_h: read along columns of W, 64 rows of Wp at a time */  \
+                for (ptrdiff_t k0 = 0; k0 < K; k0 += 64)                                           \
+                    for (ptrdiff_t jj = 0; jj < nc; ++jj)                                          \
+                        for (ptrdiff_t k = k0; k < K && k < k0 + 64; ++k)                          \
+                            Wp[k * NR + jj] = W[k * rs + (j0 + jj) * cs];                          \
+            }                                                                                      \
+            Wp += K * NR;                                                                          \
+        }                                                                                          \
+    }
+
+DEFINE_PACK(float, f)
+DEFINE_PACK(double, d)
+
+/* ---------------------------------------------------------------------------------------------
+ * One level: the micro-kernel (VB-byte vectors, at most MR rows) and the loop over blocks.
+ * ------------------------------------------------------------------------------------------- */
+#define DEFINE_GEMM(REAL, SFX, LEVEL, TARGET, VB, MR)                                              \
+    /* y[0:mr, 0:NR] += x[0:mr, 0:K] w (K, NR): one row block of x times one panel */              \
+    static inline __attribute__((always_inline)) TARGET void tile_##SFX##LEVEL(                    \
+        const int mr, ptrdiff_t K, const REAL *RESTRICT x, ptrdiff_t ldx, const REAL *RESTRICT w,  \
+        REAL *RESTRICT y, ptrdiff_t ldy)                                                           \
+    {                                                                                              \
+        typedef REAL vec __attribute__((vector_size(VB)));                                         \
+        /* the same vector, for loads from any address of a REAL (no alignment assumed) */         \
+        typedef REAL uvec __attribute__((vector_size(VB), aligned(sizeof(REAL)), may_alias));      \
+        enum { L = VB / sizeof(REAL), NR = PANEL_BYTES / sizeof(REAL), NV = PANEL_BYTES / VB };    \
+        vec acc[MR][NV];                                                                           \
+        for (int r = 0; r < mr; ++r)                                                               \
+            for (int v = 0; v < NV; ++v)                                                           \
+                memcpy(&acc[r][v], y + r * ldy + v * L, VB);                                       \
+        for (ptrdiff_t k = 0; k < K; ++k) {                                                        \
+            for (int r = 0; r < mr; ++r) {                                                         \
+                const REAL x_rk = x[r * ldx + k];                                                  \
+                for (int v = 0; v < NV; ++v)                                                       \
+                    acc[r][v] += x_rk * ((const uvec *)(w + k * NR))[v];                           \
+            }                                                                                      \
+        }                                                                                          \
+        for (int r = 0; r < mr; ++r)                                                               \
+            for (int v = 0; v < NV; ++v)                                                           \
+                memcpy(y + r * ldy + v * L, &acc[r][v], VB);                                       \
+    }                                                                                              \
+                                                                                                   \
+    /* The same with mr a constant in every branch, so each gets its own register allocation. */   \
+    static inline __attribute__((always_inline)) TARGET void tile_rows_##SFX##LEVEL(               \
+        int mr, ptrdiff_t K, const REAL *x, ptrdiff_t ldx, const REAL *w, REAL *y, ptrdiff_t ldy)  \
+    {                                                                                              \
+        switch (mr) {                                                                              \
+        TILE_CASE(SFX##LEVEL, MR, 12) TILE_CASE(SFX##LEVEL, MR, 11) TILE_CASE(SFX##LEVEL, MR, 10)  \
+        TILE_CASE(SFX##LEVEL, MR, 9) TILE_CASE(SFX##LEVEL, MR, 8) TILE_CASE(SFX##LEVEL, MR, 7)     \
+        TILE_CASE(SFX##LEVEL, MR, 6) TILE_CASE(SFX##LEVEL, MR, 5) TILE_CASE(SFX##LEVEL, MR, 4)     \
+        TILE_CASE(SFX##LEVEL, MR, 3) TILE_CASE(SFX##LEVEL, MR, 2)                                  \
+        default:                                                                                   \
+            tile_##SFX##LEVEL(1, K, x, ldx, w, y, ldy);                                            \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    static TARGET void gemm_##SFX##LEVEL(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,     \
+                                         ptrdiff_t ldx, const REAL *Wp, REAL *y, ptrdiff_t ldy)    \
+    {                                                                                              \
+        enum { NR = PANEL_BYTES / sizeof(REAL) };                                                  \
+        REAL edge[MR * NR]; /* the last, partial panel of y, zero-padded to NR columns */          \
+        for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {                                                 \
+            const REAL *w = Wp + j0 * K; /* panel j0 / NR starts at (j0 / NR) * K * NR */          \
+            const ptrdiff_t nc = N - j0 < NR ? N - j0 : NR;                                        \
+            for (ptrdiff_t i0 = 0; i0 < M; i0 += MR) {                                             \
+                const int mr = M - i0 < MR ? (int)(M - i0) : MR;                                   \
+                const REAL *x_i = x + i0 * ldx;                                                    \
+                REAL *y_ij = y + i0 * ldy + j0;                                                    \
+                if (nc == NR) {                                                                    \
+                    tile_rows_##SFX##LEVEL(mr, K, x_i, ldx, w, y_ij, ldy);                         \
+                    continue;                                                                      \
+                }                                                                                  \
+                memset(edge, 0, sizeof edge);                                                      \
+                for (int r = 0; r < mr; ++r)                                                       \
+                    memcpy(edge + r * NR, y_ij + r * ldy, nc * sizeof(REAL));                      \
+                tile_rows_##SFX##LEVEL(mr, K, x_i, ldx, w, edge, NR);                              \
+                for (int r = 0; r < mr; ++r)                                                       \
+                    memcpy(y_ij + r * ldy, edge + r * NR, nc * sizeof(REAL));                      \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* case ROWS of the switch above, compiled only where ROWS <= MR */
+#define TILE_CASE(NAME, MR, ROWS)                                                                  \
+    case ROWS:                                                                                     \
+        if (ROWS <= MR) {                                                                          \
+            tile_##NAME(ROWS <= MR ? ROWS : 1, K, x, ldx, w, y, ldy);                              \
+            break;                                                                                 \
+        } /* fall through: never reached, mr <= MR */
+
+DEFINE_GEMM(float, f, 0, TARGET_V0, 16, 1)
+DEFINE_GEMM(double, d, 0, TARGET_V0, 16, 1)
+#if MINIKWS_GEMM_DISPATCH
+DEFINE_GEMM(float, f, 1, TARGET_V3, 32, 3)
+DEFINE_GEMM(double, d, 1, TARGET_V3, 32, 3)
+DEFINE_GEMM(float, f, 2, TARGET_V4, 64, 8)
+DEFINE_GEMM(double, d, 2, TARGET_V4, 64, 8)
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Picking the level.
+ * ------------------------------------------------------------------------------------------- */
+static int cpu_level(void)
+{
+#if MINIKWS_GEMM_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return 2;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return 1;
+#endif
+    return 0;
+}
+
+static int gemm_level = -1; /* -1: not chosen yet */
+
+int minikws_gemm_set_level(int level)
+{
+    const int best = cpu_level();
+    gemm_level = level < 0 || level > best ? best : level;
+    return gemm_level;
+}
+
+int minikws_gemm_level(void)
+{
+    return gemm_level < 0 ? minikws_gemm_set_level(-1) : gemm_level;
+}
+
+#define DEFINE_DISPATCH(REAL, SFX)                                                                 \
+    void minikws_packed_gemm_##SFX(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,           \
+                                   ptrdiff_t ldx, const REAL *Wp, REAL *y, ptrdiff_t ldy)          \
+    {                                                                                              \
+        switch (MINIKWS_GEMM_DISPATCH ? minikws_gemm_level() : 0) {                                \
+        DISPATCH_CASES(SFX)                                                                        \
+        default:                                                                                   \
+            gemm_##SFX##0(M, K, N, x, ldx, Wp, y, ldy);                                            \
+        }                                                                                          \
+    }
+
+#if MINIKWS_GEMM_DISPATCH
+#define DISPATCH_CASES(SFX)                                                                        \
+    case 2:                                                                                        \
+        gemm_##SFX##2(M, K, N, x, ldx, Wp, y, ldy);                                                \
+        break;                                                                                     \
+    case 1:                                                                                        \
+        gemm_##SFX##1(M, K, N, x, ldx, Wp, y, ldy);                                                \
+        break;
+#else
+#define DISPATCH_CASES(SFX)
+#endif
+
+DEFINE_DISPATCH(float, f)
+DEFINE_DISPATCH(double, d)
