@@ -20,14 +20,18 @@ def kernel_extensions():
 
     ext = Extension(
         "minikws._lstm_kernel",
-        sources=[PYX, os.path.join("csrc", "lstm_cell.c"), os.path.join("csrc", "lstm_gemm.c")],
+        sources=[PYX] + [os.path.join("csrc", f)
+                         for f in ("lstm_cell.c", "lstm_gemm.c", "parallel.c")],
         # rebuilt when they change; shipped in the sdist
-        depends=[os.path.join("csrc", "lstm_cell.h"), os.path.join("csrc", "lstm_gemm.h")],
+        depends=[os.path.join("csrc", f) for f in ("lstm_cell.h", "lstm_gemm.h", "parallel.h")],
         include_dirs=[numpy.get_include(), "csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         # -ffp-contract=fast lets a*b+c become one FMA where the CPU has it; -fno-trapping-math lets
         # GCC vectorise the clamps of the cell's sigmoid/tanh (minikws reads no FP exception flags).
-        extra_compile_args=["-O3", "-std=c99", "-ffp-contract=fast", "-fno-trapping-math"],
+        extra_compile_args=["-O3", "-std=c99", "-ffp-contract=fast", "-fno-trapping-math"]
+        + (["-pthread"] if os.name == "posix" else []),
+        # csrc/parallel.c starts threads (in libc itself since glibc 2.34; -pthread for older ones)
+        extra_link_args=["-pthread"] if os.name == "posix" else [],
         optional=True,
     )
     extensions = cythonize(

@@ -15,6 +15,10 @@ that backward); the ceiling is this machine's rate on a large float32 matrix pro
 
 A second table times the Cython backend with OpenBLAS limited to 1 thread and with 2 threads (each in
 a subprocess with OPENBLAS_NUM_THREADS set), to show whether the per-step products gain from threads.
+A third compares, alternating in one process, the ways the kernel can do the per-step products
+h_{t-1} W_h and da_t W_h^T: OpenBLAS's sgemm on every step (the kernel before csrc/lstm_gemm.c),
+the packed-W_h micro-kernel on one thread, and the same with the batch split over 2 threads (the
+default where 2 CPUs are available).
 
 If OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE are set, the script restarts itself without them: they pin an
 older, slower OpenBLAS kernel.
@@ -202,6 +206,36 @@ def thread_study(args):
     return rows
 
 
+KERNEL_VARIANTS = {  # name: (packed_min_steps, threads)
+    "BLAS per step": (10**9, 1),
+    "packed, 1 thread": (1, 1),
+    "packed, 2 threads": (1, 2),
+}
+
+
+def variant_study(args):
+    """{H: {variant: [s]}}: the Cython training step, for each way of doing the products."""
+    from minikws import _backend
+
+    K = _backend.kernel()
+    rng = np.random.default_rng(2)
+    out = {}
+    for H in args.hidden:
+        params = make_params(H, rng)
+        x = rng.standard_normal((T, B, D)).astype(np.float32)
+        step = train_step_fn(params, x, "cython")
+        out[H] = {name: [] for name in KERNEL_VARIANTS}
+        for _ in range(args.rounds * 2):
+            for name, (min_steps, threads) in KERNEL_VARIANTS.items():
+                old_steps, old_threads = K._set_packed_min_steps(min_steps), K._set_threads(threads)
+                try:
+                    out[H][name] += sample(step, max(3, args.repeats // 2), warmup=1)
+                finally:
+                    K._set_packed_min_steps(old_steps)
+                    K._set_threads(*old_threads)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--torch-python", help="a python that can import torch (default /work/venv-ref)")
@@ -263,6 +297,18 @@ def main(argv=None):
         for threads, train, stream in thread_study(args):
             print(f"| {threads} | " + " | ".join(f"{train[H] * 1e3:.2f}" for H in args.hidden)
                   + f" | {stream * 1e3:.3f} |")
+
+        K = _backend.kernel()
+        print(f"\nCython training step by how the per-step products are done (micro-kernel level "
+              f"{K.gemm_level()}, {K.isa()}; ms, and the ratio to BLAS per step):\n")
+        names = list(KERNEL_VARIANTS)
+        print("| case | " + " | ".join(names) + " |")
+        print("|---" * (1 + len(names)) + "|")
+        for H, res in variant_study(args).items():
+            t = {n: med(res[n]) for n in names}
+            base = t[names[0]]
+            print(f"| train B={B} T={T} H={H} | "
+                  + " | ".join(f"{t[n] * 1e3:.2f} ({t[n] / base:.2f}x)" for n in names) + " |")
     return 0
 
 

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "lstm_gemm.h"
+#include "parallel.h"
 
 #define RESTRICT __restrict
 
@@ -52,11 +53,13 @@
         return K * ((N + NR - 1) / NR) * NR;                                                       \
     }                                                                                              \
                                                                                                    \
-    void minikws_pack_##SFX(ptrdiff_t K, ptrdiff_t N, const REAL *W, ptrdiff_t rs, ptrdiff_t cs,   \
-                            REAL *Wp)                                                              \
+    /* panels p0 .. p1 - 1 only */                                                                 \
+    static void pack_panels_##SFX(ptrdiff_t K, ptrdiff_t N, const REAL *W, ptrdiff_t rs,           \
+                                  ptrdiff_t cs, REAL *Wp, ptrdiff_t p0, ptrdiff_t p1)              \
     {                                                                                              \
         const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL);                                           \
-        for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {                                                 \
+        Wp += p0 * K * NR;                                                                         \
+        for (ptrdiff_t j0 = p0 * NR; j0 < N && j0 < p1 * NR; j0 += NR) {                           \
             const ptrdiff_t nc = N - j0 < NR ? N - j0 : NR;                                        \
             memset(Wp, 0, (size_t)(K * NR) * sizeof(REAL));                                       \
             if (cs == 1) { /* rows of W are contiguous: read along them */                         \
@@ -71,6 +74,13 @@
             }                                                                                      \
             Wp += K * NR;                                                                          \
         }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    void minikws_pack_##SFX(ptrdiff_t K, ptrdiff_t N, const REAL *W, ptrdiff_t rs, ptrdiff_t cs,   \
+                            REAL *Wp)                                                              \
+    {                                                                                              \
+        const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL);                                           \
+        pack_panels_##SFX(K, N, W, rs, cs, Wp, 0, (N + NR - 1) / NR);                              \
     }
 
 DEFINE_PACK(float, f)
@@ -82,8 +92,8 @@ DEFINE_PACK(double, d)
 #define DEFINE_GEMM(REAL, SFX, LEVEL, TARGET, VB, MR)                                              \
     /* y[0:mr, 0:NR] += x[0:mr, 0:K] w (K, NR): one row block of x times one panel */              \
     static inline __attribute__((always_inline)) TARGET void tile_##SFX##LEVEL(                    \
-        const int mr, ptrdiff_t K, const REAL *RESTRICT x, ptrdiff_t ldx, const REAL *RESTRICT w,  \
-        REAL *RESTRICT y, ptrdiff_t ldy)                                                           \
+        const int mr, ptrdiff_t K, const REAL *RESTRICT x, ptrdiff_t rsx, ptrdiff_t csx,           \
+        const REAL *RESTRICT w, REAL *RESTRICT y, ptrdiff_t ldy)                                   \
     {                                                                                              \
         typedef REAL vec __attribute__((vector_size(VB)));                                         \
         /* the same vector, for loads from any address of a REAL (no alignment assumed) */         \
@@ -95,7 +105,7 @@ DEFINE_PACK(double, d)
                 memcpy(&acc[r][v], y + r * ldy + v * L, VB);                                       \
         for (ptrdiff_t k = 0; k < K; ++k) {                                                        \
             for (int r = 0; r < mr; ++r) {                                                         \
-                const REAL x_rk = x[r * ldx + k];                                                  \
+                const REAL x_rk = x[r * rsx + k * csx];                                            \
                 for (int v = 0; v < NV; ++v)                                                       \
                     acc[r][v] += x_rk * ((const uvec *)(w + k * NR))[v];                           \
             }                                                                                      \
@@ -107,7 +117,8 @@ DEFINE_PACK(double, d)
                                                                                                    \
     /* The same with mr a constant in every branch, so each gets its own register allocation. */   \
     static inline __attribute__((always_inline)) TARGET void tile_rows_##SFX##LEVEL(               \
-        int mr, ptrdiff_t K, const REAL *x, ptrdiff_t ldx, const REAL *w, REAL *y, ptrdiff_t ldy)  \
+        int mr, ptrdiff_t K, const REAL *x, ptrdiff_t rsx, ptrdiff_t csx, const REAL *w, REAL *y,  \
+        ptrdiff_t ldy)                                                                             \
     {                                                                                              \
         switch (mr) {                                                                              \
         TILE_CASE(SFX##LEVEL, MR, 12) TILE_CASE(SFX##LEVEL, MR, 11) TILE_CASE(SFX##LEVEL, MR, 10)  \
@@ -115,12 +126,13 @@ DEFINE_PACK(double, d)
         TILE_CASE(SFX##LEVEL, MR, 6) TILE_CASE(SFX##LEVEL, MR, 5) TILE_CASE(SFX##LEVEL, MR, 4)     \
         TILE_CASE(SFX##LEVEL, MR, 3) TILE_CASE(SFX##LEVEL, MR, 2)                                  \
         default:                                                                                   \
-            tile_##SFX##LEVEL(1, K, x, ldx, w, y, ldy);                                            \
+            tile_##SFX##LEVEL(1, K, x, rsx, csx, w, y, ldy);                                       \
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
     static TARGET void gemm_##SFX##LEVEL(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,     \
-                                         ptrdiff_t ldx, const REAL *Wp, REAL *y, ptrdiff_t ldy)    \
+                                         ptrdiff_t rsx, ptrdiff_t csx, const REAL *Wp, REAL *y,    \
+                                         ptrdiff_t ldy)                                            \
     {                                                                                              \
         enum { NR = PANEL_BYTES / sizeof(REAL) };                                                  \
         REAL edge[MR * NR]; /* the last, partial panel of y, zero-padded to NR columns */          \
@@ -129,16 +141,16 @@ DEFINE_PACK(double, d)
             const ptrdiff_t nc = N - j0 < NR ? N - j0 : NR;                                        \
             for (ptrdiff_t i0 = 0; i0 < M; i0 += MR) {                                             \
                 const int mr = M - i0 < MR ? (int)(M - i0) : MR;                                   \
-                const REAL *x_i = x + i0 * ldx;                                                    \
+                const REAL *x_i = x + i0 * rsx;                                                    \
                 REAL *y_ij = y + i0 * ldy + j0;                                                    \
                 if (nc == NR) {                                                                    \
-                    tile_rows_##SFX##LEVEL(mr, K, x_i, ldx, w, y_ij, ldy);                         \
+                    tile_rows_##SFX##LEVEL(mr, K, x_i, rsx, csx, w, y_ij, ldy);                    \
                     continue;                                                                      \
                 }                                                                                  \
                 memset(edge, 0, sizeof edge);                                                      \
                 for (int r = 0; r < mr; ++r)                                                       \
                     memcpy(edge + r * NR, y_ij + r * ldy, nc * sizeof(REAL));                      \
-                tile_rows_##SFX##LEVEL(mr, K, x_i, ldx, w, edge, NR);                              \
+                tile_rows_##SFX##LEVEL(mr, K, x_i, rsx, csx, w, edge, NR);                         \
                 for (int r = 0; r < mr; ++r)                                                       \
                     memcpy(y_ij + r * ldy, edge + r * NR, nc * sizeof(REAL));                      \
             }                                                                                      \
@@ -149,7 +161,7 @@ DEFINE_PACK(double, d)
 #define TILE_CASE(NAME, MR, ROWS)                                                                  \
     case ROWS:                                                                                     \
         if (ROWS <= MR) {                                                                          \
-            tile_##NAME(ROWS <= MR ? ROWS : 1, K, x, ldx, w, y, ldy);                              \
+            tile_##NAME(ROWS <= MR ? ROWS : 1, K, x, rsx, csx, w, y, ldy);                         \
             break;                                                                                 \
         } /* fall through: never reached, mr <= MR */
 
@@ -193,22 +205,23 @@ int minikws_gemm_level(void)
 
 #define DEFINE_DISPATCH(REAL, SFX)                                                                 \
     void minikws_packed_gemm_##SFX(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,           \
-                                   ptrdiff_t ldx, const REAL *Wp, REAL *y, ptrdiff_t ldy)          \
+                                   ptrdiff_t rsx, ptrdiff_t csx, const REAL *Wp, REAL *y,          \
+                                   ptrdiff_t ldy)                                                  \
     {                                                                                              \
         switch (MINIKWS_GEMM_DISPATCH ? minikws_gemm_level() : 0) {                                \
         DISPATCH_CASES(SFX)                                                                        \
         default:                                                                                   \
-            gemm_##SFX##0(M, K, N, x, ldx, Wp, y, ldy);                                            \
+            gemm_##SFX##0(M, K, N, x, rsx, csx, Wp, y, ldy);                                       \
         }                                                                                          \
     }
 
 #if MINIKWS_GEMM_DISPATCH
 #define DISPATCH_CASES(SFX)                                                                        \
     case 2:                                                                                        \
-        gemm_##SFX##2(M, K, N, x, ldx, Wp, y, ldy);                                                \
+        gemm_##SFX##2(M, K, N, x, rsx, csx, Wp, y, ldy);                                           \
         break;                                                                                     \
     case 1:                                                                                        \
-        gemm_##SFX##1(M, K, N, x, ldx, Wp, y, ldy);                                                \
+        gemm_##SFX##1(M, K, N, x, rsx, csx, Wp, y, ldy);                                           \
         break;
 #else
 #define DISPATCH_CASES(SFX)
@@ -216,3 +229,60 @@ int minikws_gemm_level(void)
 
 DEFINE_DISPATCH(float, f)
 DEFINE_DISPATCH(double, d)
+
+/* ---------------------------------------------------------------------------------------------
+ * The same on several threads (csrc/parallel.c), for the large products over all steps: packing
+ * splits the panels between the threads, the product the rows of y (in multiples of 8 rows, the
+ * largest MR, so that every thread's blocks are full).
+ * ------------------------------------------------------------------------------------------- */
+#define DEFINE_THREADED(REAL, SFX)                                                                 \
+    struct job_##SFX {                                                                             \
+        ptrdiff_t M, K, N, rsx, csx, rs, cs, ldy;                                                  \
+        const REAL *x, *W;                                                                         \
+        REAL *Wp, *y;                                                                              \
+    };                                                                                             \
+                                                                                                   \
+    static void pack_part_##SFX(void *arg, int part, int parts)                                    \
+    {                                                                                              \
+        const struct job_##SFX *j = (const struct job_##SFX *)arg;                                 \
+        const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL), np = (j->N + NR - 1) / NR;                \
+        pack_panels_##SFX(j->K, j->N, j->W, j->rs, j->cs, j->Wp, np * part / parts,                \
+                          np * (part + 1) / parts);                                                \
+    }                                                                                              \
+                                                                                                   \
+    void minikws_pack_threads_##SFX(ptrdiff_t K, ptrdiff_t N, const REAL *W, ptrdiff_t rs,         \
+                                    ptrdiff_t cs, REAL *Wp, int threads)                           \
+    {                                                                                              \
+        struct job_##SFX j = {0};                                                                  \
+        j.K = K, j.N = N, j.W = W, j.rs = rs, j.cs = cs, j.Wp = Wp;                                \
+        minikws_parallel(threads, pack_part_##SFX, &j);                                            \
+    }                                                                                              \
+                                                                                                   \
+    static void gemm_part_##SFX(void *arg, int part, int parts)                                    \
+    {                                                                                              \
+        const struct job_##SFX *j = (const struct job_##SFX *)arg;                                 \
+        const ptrdiff_t r0 = split_rows(j->M, part, parts);                                        \
+        const ptrdiff_t r1 = split_rows(j->M, part + 1, parts);                                    \
+        if (r1 > r0)                                                                               \
+            minikws_packed_gemm_##SFX(r1 - r0, j->K, j->N, j->x + r0 * j->rsx, j->rsx, j->csx,     \
+                                      j->Wp, j->y + r0 * j->ldy, j->ldy);                          \
+    }                                                                                              \
+                                                                                                   \
+    void minikws_packed_gemm_threads_##SFX(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,   \
+                                           ptrdiff_t rsx, ptrdiff_t csx, const REAL *Wp, REAL *y,  \
+                                           ptrdiff_t ldy, int threads)                             \
+    {                                                                                              \
+        struct job_##SFX j = {0};                                                                  \
+        j.M = M, j.K = K, j.N = N, j.x = x, j.rsx = rsx, j.csx = csx, j.Wp = (REAL *)Wp, j.y = y;  \
+        j.ldy = ldy;                                                                               \
+        minikws_parallel(threads, gemm_part_##SFX, &j);                                            \
+    }
+
+/* First row of part `part` of `parts`, rounded down to a multiple of 8 (part = parts gives M). */
+static ptrdiff_t split_rows(ptrdiff_t M, int part, int parts)
+{
+    return part >= parts ? M : (M * part / parts) / 8 * 8;
+}
+
+DEFINE_THREADED(float, f)
+DEFINE_THREADED(double, d)

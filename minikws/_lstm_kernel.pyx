@@ -19,6 +19,11 @@ Per sequence, Python is entered once; inside, the work is
                       (H_prev stacks the h_{t-1} each step multiplied W_h with: h0, h_1 .. h_{T-1})
               db = the sum of da over steps and batch
 
+Where it runs: when the sequence has enough steps to pay for packing (T >= 4), the per-step products
+use csrc/lstm_gemm.c's packed micro-kernel, the loops over t split the batch rows over up to 2
+threads (rows are independent sequences), and the GEMMs over all steps use the same micro-kernel on
+the same threads. Short calls (streaming chunks) use BLAS and, for B = 1, a plain C loop.
+
 Shapes: x (T, B, D); h0, c0 (B, H); Wx (D, 4H); Wh (H, 4H); b (4H,); h, c (T, B, H);
 gates (T, B, 4H) holding the ACTIVATED gates [i, f, g, o] (PyTorch's block order).
 
@@ -26,6 +31,8 @@ BLAS is Fortran, column-major; our arrays are row-major. A row-major (M, N) matr
 as a column-major (N, M) one, its transpose, so C = A B (row-major) is computed as C^T = B^T A^T:
 the same ``gemm`` call with the two operands swapped (``_gemm`` below does that once for all).
 """
+import os
+
 import numpy as np
 
 cimport numpy as cnp
@@ -65,11 +72,28 @@ cdef extern from "lstm_gemm.h" nogil:
     void minikws_pack_d(ptrdiff_t K, ptrdiff_t N, const double *W, ptrdiff_t rs, ptrdiff_t cs,
                         double *Wp)
     void minikws_packed_gemm_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x,
-                               ptrdiff_t ldx, const float *Wp, float *y, ptrdiff_t ldy)
+                               ptrdiff_t rsx, ptrdiff_t csx, const float *Wp, float *y,
+                               ptrdiff_t ldy)
     void minikws_packed_gemm_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
-                               ptrdiff_t ldx, const double *Wp, double *y, ptrdiff_t ldy)
+                               ptrdiff_t rsx, ptrdiff_t csx, const double *Wp, double *y,
+                               ptrdiff_t ldy)
+    void minikws_pack_threads_f(ptrdiff_t K, ptrdiff_t N, const float *W, ptrdiff_t rs,
+                                ptrdiff_t cs, float *Wp, int threads)
+    void minikws_pack_threads_d(ptrdiff_t K, ptrdiff_t N, const double *W, ptrdiff_t rs,
+                                ptrdiff_t cs, double *Wp, int threads)
+    void minikws_packed_gemm_threads_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x,
+                                       ptrdiff_t rsx, ptrdiff_t csx, const float *Wp, float *y,
+                                       ptrdiff_t ldy, int threads)
+    void minikws_packed_gemm_threads_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
+                                       ptrdiff_t rsx, ptrdiff_t csx, const double *Wp, double *y,
+                                       ptrdiff_t ldy, int threads)
     int minikws_gemm_level()
     int minikws_gemm_set_level(int level)
+
+
+cdef extern from "parallel.h" nogil:
+    ctypedef void (*minikws_part_fn)(void *arg, int part, int parts) noexcept nogil
+    int minikws_parallel(int parts, minikws_part_fn fn, void *arg)
 
 
 # The per-step products h_{t-1} W_h and da_t W_h^T go through csrc/lstm_gemm.c, with W_h (or W_h^T)
@@ -79,6 +103,19 @@ cdef extern from "lstm_gemm.h" nogil:
 # benchmarks/README.md: for B = 1 a call into BLAS costs more than the arithmetic).
 cdef int _packed_min_steps = 4
 cdef int _small_batch = 1
+
+# Training (lstm_forward / lstm_backward) with the packed product splits the batch over up to
+# _threads threads, each with at least _min_rows rows (see _Steps below): the CPUs this process may
+# use, at most 2 (the machine the kernel was tuned on has 2 cores; OpenBLAS's threads take the large
+# products between the loops).
+cdef int _threads = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                               else (os.cpu_count() or 1)))
+cdef int _min_rows = 8
+# With the packed per-step product, the products over all steps (input projection, dx, dW_x, dW_h)
+# use the same micro-kernel on _threads threads instead of BLAS: as fast as OpenBLAS on an idle
+# machine, and far faster on a busy one, where OpenBLAS's spinning threads stall
+# (benchmarks/README.md).
+cdef bint _own_gemm = True
 
 _INT_MAX = 2**31 - 1  # BLAS (LP64) takes sizes as C int
 
@@ -108,6 +145,32 @@ def _set_packed_min_steps(int n):
     global _packed_min_steps
     old = _packed_min_steps
     _packed_min_steps = n
+    return old
+
+
+def _set_threads(int threads, int min_rows=8):
+    """Split training batches over up to ``threads`` threads of >= ``min_rows`` rows; return the old
+    (threads, min_rows). For tests and benchmarks: it changes a process-wide setting."""
+    global _threads, _min_rows
+    old = (_threads, _min_rows)
+    _threads = max(1, threads)
+    _min_rows = max(1, min_rows)
+    return old
+
+
+cdef int _parts(int B, bint packed):
+    """How many threads the recurrence of a batch of B rows runs on."""
+    if not packed:  # the unpacked product calls BLAS, which has threads of its own
+        return 1
+    return max(1, min(_threads, B // _min_rows))
+
+
+def _set_own_gemm(bint on):
+    """Do the products over all steps with the kernel's own GEMM (True) or BLAS; return the old
+    setting. For tests and benchmarks: it changes a process-wide setting."""
+    global _own_gemm
+    old = _own_gemm
+    _own_gemm = on
     return old
 
 
@@ -207,9 +270,26 @@ cdef inline void _packed_gemm(int M, int K, int N, floating *x, Py_ssize_t ldx, 
                               floating *y, Py_ssize_t ldy) noexcept nogil:
     """y (M, N) += x (M, K) W (K, N), W packed by _pack."""
     if floating is float:
-        minikws_packed_gemm_f(M, K, N, x, ldx, Wp, y, ldy)
+        minikws_packed_gemm_f(M, K, N, x, ldx, 1, Wp, y, ldy)
     else:
-        minikws_packed_gemm_d(M, K, N, x, ldx, Wp, y, ldy)
+        minikws_packed_gemm_d(M, K, N, x, ldx, 1, Wp, y, ldy)
+
+
+cdef inline void _big_gemm(int M, int K, int N, floating *x, Py_ssize_t rsx, Py_ssize_t csx,
+                           floating *W, Py_ssize_t rs, Py_ssize_t cs, floating *Wp, floating *y,
+                           int threads) noexcept nogil:
+    """y (M, N) = x (M, K) W (K, N) on `threads` threads: W is packed into Wp, then multiplied.
+
+    Element (i, k) of x is x[i * rsx + k * csx], element (k, j) of W is W[k * rs + j * cs], y is
+    C-contiguous. For the products over all steps, instead of BLAS (see _own_gemm).
+    """
+    memset(y, 0, <Py_ssize_t>M * N * sizeof(floating))
+    if floating is float:
+        minikws_pack_threads_f(K, N, W, rs, cs, Wp, threads)
+        minikws_packed_gemm_threads_f(M, K, N, x, rsx, csx, Wp, y, N, threads)
+    else:
+        minikws_pack_threads_d(K, N, W, rs, cs, Wp, threads)
+        minikws_packed_gemm_threads_d(M, K, N, x, rsx, csx, Wp, y, N, threads)
 
 
 cdef object _packed_buffer(int K, int N, object dtype):
@@ -236,32 +316,150 @@ cdef inline void _cell_backward(int B, int H, floating *gates, floating *c_prev,
 
 
 cdef void _input_projection(int T, int B, int D, int H, floating *x, floating *Wx, floating *b,
-                            floating *a) noexcept nogil:
-    """a (T*B, 4H) = b + x (T*B, D) W_x: the input half of [lstm-gates] for every step at once."""
-    cdef Py_ssize_t r, G = 4 * H
+                            floating *a, floating *Wxp, int threads) noexcept nogil:
+    """a (T*B, 4H) = b + x (T*B, D) W_x: the input half of [lstm-gates] for every step at once.
+
+    By the kernel's own GEMM with W_x packed into Wxp, or (Wxp NULL) by BLAS.
+    """
+    cdef Py_ssize_t r, j, G = 4 * H
+    if Wxp != NULL:
+        _big_gemm(T * B, D, G, x, D, 1, Wx, G, 1, Wxp, a, threads)
+        for r in range(<Py_ssize_t>T * B):
+            for j in range(G):
+                a[r * G + j] += b[j]
+        return
     for r in range(<Py_ssize_t>T * B):
         memcpy(a + r * G, b, G * sizeof(floating))
     _gemm(c'N', c'N', T * B, G, D, 1, x, D, Wx, G, 1, a, G)
 
 
 # ----------------------------------------------------------------------------------------------
-# The three sequence loops, without the GIL.
+# The sequence loops, without the GIL. The rows of the batch are independent sequences through the
+# whole recurrence, so the loops over t run on a range of rows [r0, r1); with `parts` > 1 the batch
+# is split into that many ranges, each run by its own thread (csrc/parallel.c) from t = 0 to T - 1
+# (or back), with no synchronisation until the end. A row range of a (B, H) or (B, 4H) block of one
+# step is itself contiguous, so the cell and the products take it as a smaller batch.
 # ----------------------------------------------------------------------------------------------
+ctypedef struct _Steps:
+    # what the loops over t read and write; pointers to float or double, (B, .) blocks per step
+    int T, B, H
+    void *h0             # (B, H)
+    void *c0             # (B, H)      c_0 (forward and backward)
+    void *Wh             # (H, 4H)     W_h, for the unpacked product (forward)
+    void *Whp            # packed W_h, or NULL (forward)
+    void *h              # (T, B, H)   h_t (forward)
+    void *c              # (T, B, H)   c_t
+    void *gates          # (T, B, 4H)  pre-activations in, activated gates out (forward)
+    void *dh             # (T, B, H)   upstream dL/dh_t (backward)
+    void *dhT            # (B, H)
+    void *dcT            # (B, H)
+    void *WhT            # (4H, H)     W_h^T, for the unpacked product (backward), or NULL
+    void *WhTp           # packed W_h^T, or NULL (backward)
+    void *dgates         # (T, B, 4H)  dL/da_t (backward)
+    void *dh_t           # (B, H)      scratch: the total dL/dh_t of the current step
+    void *dc             # (B, H)      dL/dc_t carried from step to step; ends as dc0
+    void *dh0            # (B, H)
+
+
+cdef inline int _row(int B, int part, int parts) noexcept nogil:
+    """First row of part `part` of `parts` (part = parts gives B)."""
+    return <int>((<long long>B * part) // parts)
+
+
+cdef void _forward_steps(_Steps *s, int r0, int r1, floating *kind) noexcept nogil:
+    """The forward recurrence for batch rows r0 <= n < r1 (`kind` only picks the dtype)."""
+    cdef int H = s.H, nb = r1 - r0
+    cdef Py_ssize_t t, BH = <Py_ssize_t>s.B * H, BG = 4 * BH
+    cdef floating *h = <floating *>s.h + r0 * H
+    cdef floating *c = <floating *>s.c + r0 * H
+    cdef floating *gates = <floating *>s.gates + r0 * 4 * H
+    cdef floating *h_prev = <floating *>s.h0 + r0 * H
+    cdef floating *c_prev = <floating *>s.c0 + r0 * H
+    if nb <= 0:
+        return
+    for t in range(s.T):
+        _recurrent(nb, H, h_prev, <floating *>s.Wh, <floating *>s.Whp, gates + t * BG)  # a_t +=
+        _cell_forward(nb, H, gates + t * BG, c_prev, c + t * BH, h + t * BH)        # h_{t-1} W_h
+        h_prev = h + t * BH
+        c_prev = c + t * BH
+
+
+cdef void _backward_steps(_Steps *s, int r0, int r1, floating *kind) noexcept nogil:
+    """Back through time for batch rows r0 <= n < r1: dgates, dc0 and dh0 of those rows."""
+    cdef int H = s.H, G = 4 * s.H, nb = r1 - r0, T = s.T
+    cdef Py_ssize_t t, j, BH = <Py_ssize_t>s.B * H, BG = 4 * BH, nH = <Py_ssize_t>nb * H
+    cdef floating *dh = <floating *>s.dh + r0 * H
+    cdef floating *dhT = <floating *>s.dhT + r0 * H
+    cdef floating *c0 = <floating *>s.c0 + r0 * H
+    cdef floating *c = <floating *>s.c + r0 * H
+    cdef floating *gates = <floating *>s.gates + r0 * G
+    cdef floating *dgates = <floating *>s.dgates + r0 * G
+    cdef floating *dh_t = <floating *>s.dh_t + r0 * H
+    cdef floating *dc = <floating *>s.dc + r0 * H
+    cdef floating *dh0 = <floating *>s.dh0 + r0 * H
+    cdef floating *WhT = <floating *>s.WhT
+    cdef floating *WhTp = <floating *>s.WhTp
+    if nb <= 0:
+        return
+    memcpy(dc, <floating *>s.dcT + r0 * H, nH * sizeof(floating))
+    for t in range(T - 1, -1, -1):
+        # [lstm-bptt-h] the total dL/dh_t: the upstream dh[t] plus what h_t fed into step t+1
+        memcpy(dh_t, dh + t * BH, nH * sizeof(floating))
+        if t == T - 1:
+            for j in range(nH):
+                dh_t[j] += dhT[j]
+        elif WhTp != NULL:
+            _packed_gemm(nb, G, H, dgates + (t + 1) * BG, G, WhTp, dh_t, H)
+        else:
+            _gemm(c'N', c'N', nb, H, G, 1, dgates + (t + 1) * BG, G, WhT, H, 1, dh_t, H)
+        _cell_backward(nb, H, gates + t * BG, c0 if t == 0 else c + (t - 1) * BH, c + t * BH,
+                       dh_t, dc, dgates + t * BG)
+    # dh0 = da_0 W_h^T
+    if WhTp != NULL:
+        memset(dh0, 0, nH * sizeof(floating))
+        _packed_gemm(nb, G, H, dgates, G, WhTp, dh0, H)
+    else:
+        _gemm(c'N', c'N', nb, H, G, 1, dgates, G, WhT, H, 0, dh0, H)
+
+
+cdef void _forward_part_f(void *s, int part, int parts) noexcept nogil:
+    cdef int B = (<_Steps *>s).B
+    _forward_steps(<_Steps *>s, _row(B, part, parts), _row(B, part + 1, parts), <float *>NULL)
+
+
+cdef void _forward_part_d(void *s, int part, int parts) noexcept nogil:
+    cdef int B = (<_Steps *>s).B
+    _forward_steps(<_Steps *>s, _row(B, part, parts), _row(B, part + 1, parts), <double *>NULL)
+
+
+cdef void _backward_part_f(void *s, int part, int parts) noexcept nogil:
+    cdef int B = (<_Steps *>s).B
+    _backward_steps(<_Steps *>s, _row(B, part, parts), _row(B, part + 1, parts), <float *>NULL)
+
+
+cdef void _backward_part_d(void *s, int part, int parts) noexcept nogil:
+    cdef int B = (<_Steps *>s).B
+    _backward_steps(<_Steps *>s, _row(B, part, parts), _row(B, part + 1, parts), <double *>NULL)
+
+
 cdef void _forward(int T, int B, int D, int H, floating *x, floating *h0, floating *c0,
                    floating *Wx, floating *Wh, floating *b, floating *h, floating *c,
-                   floating *gates, floating *Whp) noexcept:
-    cdef Py_ssize_t t, BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * 4 * H
-    cdef floating *h_prev = h0
-    cdef floating *c_prev = c0
+                   floating *gates, floating *Whp, int parts, floating *Wxp,
+                   int threads) noexcept:
+    cdef _Steps s
+    memset(&s, 0, sizeof(s))
+    s.T, s.B, s.H = T, B, H
+    s.h0, s.c0, s.Wh, s.Whp, s.h, s.c, s.gates = h0, c0, Wh, Whp, h, c, gates
     with nogil:
         if Whp != NULL:
             _pack(H, 4 * H, Wh, 4 * H, 1, Whp)                           # once for all steps
-        _input_projection(T, B, D, H, x, Wx, b, gates)
-        for t in range(T):
-            _recurrent(B, H, h_prev, Wh, Whp, gates + t * BG)            # a_t += h_{t-1} W_h
-            _cell_forward(B, H, gates + t * BG, c_prev, c + t * BH, h + t * BH)
-            h_prev = h + t * BH
-            c_prev = c + t * BH
+        _input_projection(T, B, D, H, x, Wx, b, gates, Wxp, threads)
+        if parts <= 1:
+            _forward_steps(&s, 0, B, h)
+        elif floating is float:
+            minikws_parallel(parts, _forward_part_f, &s)
+        else:
+            minikws_parallel(parts, _forward_part_d, &s)
 
 
 cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, floating *dcT,
@@ -269,40 +467,49 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
                     floating *h, floating *c, floating *gates, floating *dx, floating *dh0,
                     floating *dc0, floating *dWx, floating *dWh, floating *db,
                     floating *dgates, floating *dh_t, floating *h_prev_all,
-                    floating *Wh, floating *WhTp) noexcept:
-    cdef Py_ssize_t t, j, r, BH = <Py_ssize_t>B * H, G = 4 * H, BG = <Py_ssize_t>B * 4 * H
+                    floating *Wh, floating *WhTp, int parts, floating *Wx, floating *big,
+                    int threads) noexcept:
+    cdef Py_ssize_t j, r, BH = <Py_ssize_t>B * H, G = 4 * H
     cdef int TB = T * B
-    cdef floating *dc = dc0            # dL/dc_t, carried from step to step; ends as dc0
+    cdef _Steps s
+    memset(&s, 0, sizeof(s))
+    s.T, s.B, s.H = T, B, H
+    s.c0, s.c, s.gates, s.dh, s.dhT, s.dcT = c0, c, gates, dh, dhT, dcT
+    s.WhT, s.WhTp, s.dgates, s.dh_t, s.dc, s.dh0 = WhT, WhTp, dgates, dh_t, dc0, dh0
     with nogil:
         if WhTp != NULL:
             _pack(G, H, Wh, 1, G, WhTp)                                  # W_h^T, packed once
-        memcpy(dc, dcT, BH * sizeof(floating))
-        for t in range(T - 1, -1, -1):
-            # [lstm-bptt-h] the total dL/dh_t: the upstream dh[t] plus what h_t fed into step t+1
-            memcpy(dh_t, dh + t * BH, BH * sizeof(floating))
-            if t == T - 1:
-                for j in range(BH):
-                    dh_t[j] += dhT[j]
-            elif WhTp != NULL:
-                _packed_gemm(B, G, H, dgates + (t + 1) * BG, G, WhTp, dh_t, H)
-            else:
-                _gemm(c'N', c'N', B, H, G, 1, dgates + (t + 1) * BG, G, WhT, H, 1, dh_t, H)
-            _cell_backward(B, H, gates + t * BG, c0 if t == 0 else c + (t - 1) * BH, c + t * BH,
-                           dh_t, dc, dgates + t * BG)
-        # dh0 = da_0 W_h^T
-        if WhTp != NULL:
-            memset(dh0, 0, BH * sizeof(floating))
-            _packed_gemm(B, G, H, dgates, G, WhTp, dh0, H)
+        if parts <= 1:
+            _backward_steps(&s, 0, B, h)
+        elif floating is float:
+            minikws_parallel(parts, _backward_part_f, &s)
         else:
-            _gemm(c'N', c'N', B, H, G, 1, dgates, G, WhT, H, 0, dh0, H)
-        # dx = da W_x^T, one GEMM over all T*B rows
-        _gemm(c'N', c'N', TB, D, G, 1, dgates, G, WxT, D, 0, dx, D)
-        # dW_x = x^T da, one GEMM summing over all steps and the batch
-        _gemm(c'T', c'N', D, G, TB, 1, x, D, dgates, G, 0, dWx, G)
-        # dW_h = [h_0, h_1 .. h_{T-1}]^T da (the h each step multiplied W_h with), one GEMM
+            minikws_parallel(parts, _backward_part_d, &s)
         memcpy(h_prev_all, h0, BH * sizeof(floating))
         memcpy(h_prev_all + BH, h, (T - 1) * BH * sizeof(floating))
-        _gemm(c'T', c'N', H, G, TB, 1, h_prev_all, H, dgates, G, 0, dWh, G)
+        if big != NULL:  # the kernel's own GEMM; `big` holds packed W_x^T, then packed da
+            # dx = da W_x^T, over all T*B rows
+            _big_gemm(TB, G, D, dgates, G, 1, Wx, 1, G, big, dx, threads)
+            # dW_x = x^T da and dW_h = H_prev^T da (x^T, H_prev^T read in place: strides 1, D / H)
+            if floating is float:
+                minikws_pack_threads_f(TB, G, dgates, G, 1, big, threads)
+            else:
+                minikws_pack_threads_d(TB, G, dgates, G, 1, big, threads)
+            memset(dWx, 0, <Py_ssize_t>D * G * sizeof(floating))
+            memset(dWh, 0, <Py_ssize_t>H * G * sizeof(floating))
+            if floating is float:
+                minikws_packed_gemm_threads_f(D, TB, G, x, 1, D, big, dWx, G, threads)
+                minikws_packed_gemm_threads_f(H, TB, G, h_prev_all, 1, H, big, dWh, G, threads)
+            else:
+                minikws_packed_gemm_threads_d(D, TB, G, x, 1, D, big, dWx, G, threads)
+                minikws_packed_gemm_threads_d(H, TB, G, h_prev_all, 1, H, big, dWh, G, threads)
+        else:
+            # dx = da W_x^T, one GEMM over all T*B rows
+            _gemm(c'N', c'N', TB, D, G, 1, dgates, G, WxT, D, 0, dx, D)
+            # dW_x = x^T da, one GEMM summing over all steps and the batch
+            _gemm(c'T', c'N', D, G, TB, 1, x, D, dgates, G, 0, dWx, G)
+            # dW_h = [h_0, h_1 .. h_{T-1}]^T da (the h each step multiplied W_h with), one GEMM
+            _gemm(c'T', c'N', H, G, TB, 1, h_prev_all, H, dgates, G, 0, dWh, G)
         # db = sum over steps and batch of da
         memset(db, 0, G * sizeof(floating))
         for r in range(TB):
@@ -321,7 +528,7 @@ cdef void _infer(int T, int B, int D, int H, floating *x, floating *h, floating 
     with nogil:
         if Whp != NULL:
             _pack(H, 4 * H, Wh, 4 * H, 1, Whp)
-        _input_projection(T, B, D, H, x, Wx, b, gates)
+        _input_projection(T, B, D, H, x, Wx, b, gates, <floating *>NULL, 1)
         for t in range(T):
             _recurrent(B, H, h_prev, Wh, Whp, gates + t * BG)
             # c_t goes to the other buffer: the cell reads c_{t-1} while it writes c_t
@@ -378,13 +585,14 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     c = np.empty((T, B, H), dtype=dt)
     gates = np.empty((T, B, 4 * H), dtype=dt)
     Whp = _packed_buffer(H, 4 * H, dt) if T >= _packed_min_steps else None
-    cdef int iT = T, iB = B, iD = D, iH = H
+    Wxp = _packed_buffer(D, 4 * H, dt) if Whp is not None and _own_gemm else None
+    cdef int iT = T, iB = B, iD = D, iH = H, parts = _parts(B, Whp is not None)
     if dt == np.float32:
         _forward(iT, iB, iD, iH, _f(x), _f(h0), _f(c0), _f(Wx), _f(Wh), _f(b),
-                 _f(h), _f(c), _f(gates), _f_or_null(Whp))
+                 _f(h), _f(c), _f(gates), _f_or_null(Whp), parts, _f_or_null(Wxp), _threads)
     else:
         _forward(iT, iB, iD, iH, _d(x), _d(h0), _d(c0), _d(Wx), _d(Wh), _d(b),
-                 _d(h), _d(c), _d(gates), _d_or_null(Whp))
+                 _d(h), _d(c), _d(gates), _d_or_null(Whp), parts, _d_or_null(Wxp), _threads)
     return h, c, gates
 
 
@@ -423,21 +631,26 @@ def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
     dgates = np.empty((T, B, 4 * H), dtype=dt)
     dh_t = np.empty((B, H), dtype=dt)
     # W^T as C-contiguous copies: OpenBLAS multiplies by them ~1.5x faster than by W with trans='T'
-    WxT = np.ascontiguousarray(Wx.T)
     if T >= _packed_min_steps:  # W_h^T packed (from W_h, inside _backward) for the per-step product
         WhT, WhTp = None, _packed_buffer(4 * H, H, dt)
     else:
         WhT, WhTp = np.ascontiguousarray(Wh.T), None
-    h_prev_all = np.empty((T, B, H), dtype=dt)
-    cdef int iT = T, iB = B, iD = D, iH = H
-    if dt == np.float32:
-        _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f(WxT),
-                  _f_or_null(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
-                  _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all), _f(Wh), _f_or_null(WhTp))
+    if WhTp is not None and _own_gemm:  # room for packed W_x^T, then for packed da
+        WxT, big = None, _packed_buffer(max(T * B, 4 * H), max(4 * H, D), dt)
     else:
-        _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d(WxT),
+        WxT, big = np.ascontiguousarray(Wx.T), None
+    h_prev_all = np.empty((T, B, H), dtype=dt)
+    cdef int iT = T, iB = B, iD = D, iH = H, parts = _parts(B, WhTp is not None)
+    if dt == np.float32:
+        _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f_or_null(WxT),
+                  _f_or_null(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
+                  _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all), _f(Wh), _f_or_null(WhTp),
+                  parts, _f(Wx), _f_or_null(big), _threads)
+    else:
+        _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d_or_null(WxT),
                   _d_or_null(WhT), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
-                  _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all), _d(Wh), _d_or_null(WhTp))
+                  _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all), _d(Wh), _d_or_null(WhTp),
+                  parts, _d(Wx), _d_or_null(big), _threads)
     return dx, dh0, dc0, dWx, dWh, db
 
 

@@ -199,21 +199,55 @@ def test_packed_per_step_product_matches_reference(shape, dtype, packed_level):
 
 @needs_kernel
 def test_packed_and_unpacked_paths_agree():
-    # the same float64 sequence with and without packing: only the order of the sums differs
+    # the same float64 sequence by BLAS and by the packed kernel: only the order of the sums differs
     rng = np.random.default_rng(12)
     args = make(rng, 6, 5, 3, 20, np.float64)
     dh = rng.standard_normal((6, 5, 20))
     results = []
-    for min_steps in (1, 10**6):
-        old = K._set_packed_min_steps(min_steps)
+    # all BLAS; packed per-step products with BLAS over all steps; packed with the kernel's own GEMM
+    for min_steps, own_gemm in ((10**6, False), (1, False), (1, True)):
+        old, old_own = K._set_packed_min_steps(min_steps), K._set_own_gemm(own_gemm)
         try:
             out = K.lstm_forward(*args)
             grads = K.lstm_backward(dh, args[1], args[2], *args[:5], *out)
         finally:
             K._set_packed_min_steps(old)
+            K._set_own_gemm(old_own)
         results.append(out + grads)
-    for a, b in zip(*results):
-        assert rel_error(a, b) <= 1e-13
+    for other in results[1:]:
+        for name, a, b in zip("h c gates dx dh0 dc0 dWx dWh db".split(), results[0], other):
+            assert rel_error(a, b) <= 1e-13, name
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B", [1, 2, 3, 17, 32])
+@pytest.mark.parametrize("threads", [2, 3, 16])
+def test_batch_split_over_threads_is_bitwise_identical(B, threads, dtype):
+    # The rows of the batch are independent sequences: run on 1 thread or split into row ranges on
+    # several (down to 1 row each, and more threads than rows), the arithmetic of each row is the
+    # same, so every output is bitwise equal.
+    rng = np.random.default_rng(B + threads)
+    args = make(rng, 5, B, 3, 9, dtype)
+    dh = rng.standard_normal((5, B, 9)).astype(dtype)
+    dhT, dcT = rng.standard_normal((2, B, 9)).astype(dtype)
+    results = []
+    old_steps = K._set_packed_min_steps(1)
+    try:
+        for n in (1, threads):
+            old = K._set_threads(n, 1)
+            try:
+                out = K.lstm_forward(*args)
+                results.append(out + K.lstm_backward(dh, dhT, dcT, *args[:5], *out))
+            finally:
+                K._set_threads(*old)
+    finally:
+        K._set_packed_min_steps(old_steps)
+    names = "h c gates dx dh0 dc0 dWx dWh db".split()
+    for name, a, b in zip(names, *results):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    for name, got, want in zip(names[:3], results[1][:3], ref_forward(*args)):
+        assert rel_error(got, want) <= TOL[dtype], name
 
 
 @needs_kernel
