@@ -15,10 +15,11 @@ that backward); the ceiling is this machine's rate on a large float32 matrix pro
 
 A second table times the Cython backend with OpenBLAS limited to 1 thread and with 2 threads (each in
 a subprocess with OPENBLAS_NUM_THREADS set), to show whether the per-step products gain from threads.
-A third compares, alternating in one process, the ways the kernel can do the per-step products
-h_{t-1} W_h and da_t W_h^T: OpenBLAS's sgemm on every step (the kernel before csrc/lstm_gemm.c),
-the packed-W_h micro-kernel on one thread, and the same with the batch split over 2 threads (the
-default where 2 CPUs are available).
+A third compares, alternating in one process, the ways the kernel can do its matrix products: all by
+OpenBLAS (the kernel before csrc/lstm_gemm.c); the per-step products h_{t-1} W_h and da_t W_h^T by
+the packed-W_h micro-kernel and the products over all steps by OpenBLAS; everything by the
+micro-kernel on 1 thread; the same with the batch rows and the large products split over 2 threads
+(the default where 2 CPUs are available).
 
 If OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE are set, the script restarts itself without them: they pin an
 older, slower OpenBLAS kernel.
@@ -206,10 +207,11 @@ def thread_study(args):
     return rows
 
 
-KERNEL_VARIANTS = {  # name: (packed_min_steps, threads)
-    "BLAS per step": (10**9, 1),
-    "packed, 1 thread": (1, 1),
-    "packed, 2 threads": (1, 2),
+KERNEL_VARIANTS = {  # name: (packed_min_steps, threads, own_gemm)
+    "all BLAS": (10**9, 1, False),
+    "packed per step, BLAS": (1, 1, False),
+    "packed + own GEMM, 1 thread": (1, 1, True),
+    "packed + own GEMM, 2 threads": (1, 2, True),
 }
 
 
@@ -226,13 +228,15 @@ def variant_study(args):
         step = train_step_fn(params, x, "cython")
         out[H] = {name: [] for name in KERNEL_VARIANTS}
         for _ in range(args.rounds * 2):
-            for name, (min_steps, threads) in KERNEL_VARIANTS.items():
+            for name, (min_steps, threads, own_gemm) in KERNEL_VARIANTS.items():
                 old_steps, old_threads = K._set_packed_min_steps(min_steps), K._set_threads(threads)
+                old_own = K._set_own_gemm(own_gemm)
                 try:
                     out[H][name] += sample(step, max(3, args.repeats // 2), warmup=1)
                 finally:
                     K._set_packed_min_steps(old_steps)
                     K._set_threads(*old_threads)
+                    K._set_own_gemm(old_own)
     return out
 
 
@@ -299,8 +303,8 @@ def main(argv=None):
                   + f" | {stream * 1e3:.3f} |")
 
         K = _backend.kernel()
-        print(f"\nCython training step by how the per-step products are done (micro-kernel level "
-              f"{K.gemm_level()}, {K.isa()}; ms, and the ratio to BLAS per step):\n")
+        print(f"\nCython training step by how its matrix products are done (micro-kernel level "
+              f"{K.gemm_level()}; ms, and the ratio to all BLAS):\n")
         names = list(KERNEL_VARIANTS)
         print("| case | " + " | ".join(names) + " |")
         print("|---" * (1 + len(names)) + "|")

@@ -231,9 +231,12 @@ DEFINE_DISPATCH(float, f)
 DEFINE_DISPATCH(double, d)
 
 /* ---------------------------------------------------------------------------------------------
- * The same on several threads (csrc/parallel.c), for the large products over all steps: packing
- * splits the panels between the threads, the product the rows of y (in multiples of 8 rows, the
- * largest MR, so that every thread's blocks are full).
+ * Pack and multiply on several threads (csrc/parallel.c), for the large products over all steps.
+ * Where W has at least two panels per thread, each thread packs its own panels and multiplies all
+ * rows of x by them: the threads share nothing and meet only at the end. Otherwise (W has few
+ * columns, like W_x^T with D = 40) W is packed by the calling thread and the rows of y are split,
+ * in multiples of 8 rows (the largest MR) so that every thread's row blocks are full. Products of
+ * under 2^20 multiply-adds run on one thread, where starting one would cost more than it saves.
  * ------------------------------------------------------------------------------------------- */
 #define DEFINE_THREADED(REAL, SFX)                                                                 \
     struct job_##SFX {                                                                             \
@@ -242,23 +245,22 @@ DEFINE_DISPATCH(double, d)
         REAL *Wp, *y;                                                                              \
     };                                                                                             \
                                                                                                    \
-    static void pack_part_##SFX(void *arg, int part, int parts)                                    \
+    /* panels [np * part / parts, np * (part + 1) / parts): pack them, multiply all x by them */  \
+    static void column_part_##SFX(void *arg, int part, int parts)                                  \
     {                                                                                              \
         const struct job_##SFX *j = (const struct job_##SFX *)arg;                                 \
         const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL), np = (j->N + NR - 1) / NR;                \
-        pack_panels_##SFX(j->K, j->N, j->W, j->rs, j->cs, j->Wp, np * part / parts,                \
-                          np * (part + 1) / parts);                                                \
+        const ptrdiff_t p0 = np * part / parts, p1 = np * (part + 1) / parts;                      \
+        const ptrdiff_t j0 = p0 * NR, j1 = p1 * NR < j->N ? p1 * NR : j->N;                        \
+        if (j1 <= j0)                                                                              \
+            return;                                                                                \
+        pack_panels_##SFX(j->K, j->N, j->W, j->rs, j->cs, j->Wp, p0, p1);                          \
+        minikws_packed_gemm_##SFX(j->M, j->K, j1 - j0, j->x, j->rsx, j->csx,                       \
+                                  j->Wp + p0 * j->K * NR, j->y + j0, j->ldy);                      \
     }                                                                                              \
                                                                                                    \
-    void minikws_pack_threads_##SFX(ptrdiff_t K, ptrdiff_t N, const REAL *W, ptrdiff_t rs,         \
-                                    ptrdiff_t cs, REAL *Wp, int threads)                           \
-    {                                                                                              \
-        struct job_##SFX j = {0};                                                                  \
-        j.K = K, j.N = N, j.W = W, j.rs = rs, j.cs = cs, j.Wp = Wp;                                \
-        minikws_parallel(threads, pack_part_##SFX, &j);                                            \
-    }                                                                                              \
-                                                                                                   \
-    static void gemm_part_##SFX(void *arg, int part, int parts)                                    \
+    /* rows [r0, r1) of y, W already packed */                                                     \
+    static void row_part_##SFX(void *arg, int part, int parts)                                     \
     {                                                                                              \
         const struct job_##SFX *j = (const struct job_##SFX *)arg;                                 \
         const ptrdiff_t r0 = split_rows(j->M, part, parts);                                        \
@@ -268,14 +270,25 @@ DEFINE_DISPATCH(double, d)
                                       j->Wp, j->y + r0 * j->ldy, j->ldy);                          \
     }                                                                                              \
                                                                                                    \
-    void minikws_packed_gemm_threads_##SFX(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,   \
-                                           ptrdiff_t rsx, ptrdiff_t csx, const REAL *Wp, REAL *y,  \
-                                           ptrdiff_t ldy, int threads)                             \
+    void minikws_gemm_threads_##SFX(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,          \
+                                    ptrdiff_t rsx, ptrdiff_t csx, const REAL *W, ptrdiff_t rs,     \
+                                    ptrdiff_t cs, REAL *Wp, REAL *y, ptrdiff_t ldy, int threads)   \
     {                                                                                              \
-        struct job_##SFX j = {0};                                                                  \
-        j.M = M, j.K = K, j.N = N, j.x = x, j.rsx = rsx, j.csx = csx, j.Wp = (REAL *)Wp, j.y = y;  \
-        j.ldy = ldy;                                                                               \
-        minikws_parallel(threads, gemm_part_##SFX, &j);                                            \
+        const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL), np = (N + NR - 1) / NR;                   \
+        struct job_##SFX j;                                                                        \
+        j.M = M, j.K = K, j.N = N, j.rsx = rsx, j.csx = csx, j.rs = rs, j.cs = cs, j.ldy = ldy;    \
+        j.x = x, j.W = W, j.Wp = Wp, j.y = y;                                                      \
+        if ((double)M * K * N < (double)(1 << 20))                                                 \
+            threads = 1;                                                                           \
+        if (threads > 1 && np >= 2 * threads) {                                                    \
+            minikws_parallel(threads, column_part_##SFX, &j);                                      \
+            return;                                                                                \
+        }                                                                                          \
+        pack_panels_##SFX(K, N, W, rs, cs, Wp, 0, np);                                             \
+        if (threads > 1)                                                                           \
+            minikws_parallel(threads, row_part_##SFX, &j);                                         \
+        else                                                                                       \
+            minikws_packed_gemm_##SFX(M, K, N, x, rsx, csx, Wp, y, ldy);                           \
     }
 
 /* First row of part `part` of `parts`, rounded down to a multiple of 8 (part = parts gives M). */

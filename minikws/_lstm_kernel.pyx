@@ -77,16 +77,12 @@ cdef extern from "lstm_gemm.h" nogil:
     void minikws_packed_gemm_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
                                ptrdiff_t rsx, ptrdiff_t csx, const double *Wp, double *y,
                                ptrdiff_t ldy)
-    void minikws_pack_threads_f(ptrdiff_t K, ptrdiff_t N, const float *W, ptrdiff_t rs,
-                                ptrdiff_t cs, float *Wp, int threads)
-    void minikws_pack_threads_d(ptrdiff_t K, ptrdiff_t N, const double *W, ptrdiff_t rs,
-                                ptrdiff_t cs, double *Wp, int threads)
-    void minikws_packed_gemm_threads_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x,
-                                       ptrdiff_t rsx, ptrdiff_t csx, const float *Wp, float *y,
-                                       ptrdiff_t ldy, int threads)
-    void minikws_packed_gemm_threads_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
-                                       ptrdiff_t rsx, ptrdiff_t csx, const double *Wp, double *y,
-                                       ptrdiff_t ldy, int threads)
+    void minikws_gemm_threads_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x,
+                                ptrdiff_t rsx, ptrdiff_t csx, const float *W, ptrdiff_t rs,
+                                ptrdiff_t cs, float *Wp, float *y, ptrdiff_t ldy, int threads)
+    void minikws_gemm_threads_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
+                                ptrdiff_t rsx, ptrdiff_t csx, const double *W, ptrdiff_t rs,
+                                ptrdiff_t cs, double *Wp, double *y, ptrdiff_t ldy, int threads)
     int minikws_gemm_level()
     int minikws_gemm_set_level(int level)
 
@@ -278,18 +274,16 @@ cdef inline void _packed_gemm(int M, int K, int N, floating *x, Py_ssize_t ldx, 
 cdef inline void _big_gemm(int M, int K, int N, floating *x, Py_ssize_t rsx, Py_ssize_t csx,
                            floating *W, Py_ssize_t rs, Py_ssize_t cs, floating *Wp, floating *y,
                            int threads) noexcept nogil:
-    """y (M, N) = x (M, K) W (K, N) on `threads` threads: W is packed into Wp, then multiplied.
+    """y (M, N) = x (M, K) W (K, N) on up to `threads` threads, W packed into the scratch Wp.
 
     Element (i, k) of x is x[i * rsx + k * csx], element (k, j) of W is W[k * rs + j * cs], y is
     C-contiguous. For the products over all steps, instead of BLAS (see _own_gemm).
     """
     memset(y, 0, <Py_ssize_t>M * N * sizeof(floating))
     if floating is float:
-        minikws_pack_threads_f(K, N, W, rs, cs, Wp, threads)
-        minikws_packed_gemm_threads_f(M, K, N, x, rsx, csx, Wp, y, N, threads)
+        minikws_gemm_threads_f(M, K, N, x, rsx, csx, W, rs, cs, Wp, y, N, threads)
     else:
-        minikws_pack_threads_d(K, N, W, rs, cs, Wp, threads)
-        minikws_packed_gemm_threads_d(M, K, N, x, rsx, csx, Wp, y, N, threads)
+        minikws_gemm_threads_d(M, K, N, x, rsx, csx, W, rs, cs, Wp, y, N, threads)
 
 
 cdef object _packed_buffer(int K, int N, object dtype):
@@ -468,7 +462,7 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
                     floating *dc0, floating *dWx, floating *dWh, floating *db,
                     floating *dgates, floating *dh_t, floating *h_prev_all,
                     floating *Wh, floating *WhTp, int parts, floating *Wx, floating *big,
-                    int threads) noexcept:
+                    floating *dW_all, int threads) noexcept:
     cdef Py_ssize_t j, r, BH = <Py_ssize_t>B * H, G = 4 * H
     cdef int TB = T * B
     cdef _Steps s
@@ -485,25 +479,21 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
             minikws_parallel(parts, _backward_part_f, &s)
         else:
             minikws_parallel(parts, _backward_part_d, &s)
-        memcpy(h_prev_all, h0, BH * sizeof(floating))
-        memcpy(h_prev_all + BH, h, (T - 1) * BH * sizeof(floating))
-        if big != NULL:  # the kernel's own GEMM; `big` holds packed W_x^T, then packed da
+        if big != NULL:  # the kernel's own GEMM; `big` is scratch for the packed right operand
             # dx = da W_x^T, over all T*B rows
             _big_gemm(TB, G, D, dgates, G, 1, Wx, 1, G, big, dx, threads)
-            # dW_x = x^T da and dW_h = H_prev^T da (x^T, H_prev^T read in place: strides 1, D / H)
-            if floating is float:
-                minikws_pack_threads_f(TB, G, dgates, G, 1, big, threads)
-            else:
-                minikws_pack_threads_d(TB, G, dgates, G, 1, big, threads)
-            memset(dWx, 0, <Py_ssize_t>D * G * sizeof(floating))
-            memset(dWh, 0, <Py_ssize_t>H * G * sizeof(floating))
-            if floating is float:
-                minikws_packed_gemm_threads_f(D, TB, G, x, 1, D, big, dWx, G, threads)
-                minikws_packed_gemm_threads_f(H, TB, G, h_prev_all, 1, H, big, dWh, G, threads)
-            else:
-                minikws_packed_gemm_threads_d(D, TB, G, x, 1, D, big, dWx, G, threads)
-                minikws_packed_gemm_threads_d(H, TB, G, h_prev_all, 1, H, big, dWh, G, threads)
+            # [dW_x; dW_h] = [x, H_prev]^T da in one product: h_prev_all holds the T*B rows
+            # [x_t, h_{t-1}] of D + H numbers, read transposed in place (strides 1 and D + H)
+            for r in range(TB):
+                memcpy(h_prev_all + r * (D + H), x + r * D, D * sizeof(floating))
+                memcpy(h_prev_all + r * (D + H) + D, (h0 + r * H) if r < B else (h + (r - B) * H),
+                       H * sizeof(floating))
+            _big_gemm(D + H, TB, G, h_prev_all, 1, D + H, dgates, G, 1, big, dW_all, threads)
+            memcpy(dWx, dW_all, <Py_ssize_t>D * G * sizeof(floating))
+            memcpy(dWh, dW_all + <Py_ssize_t>D * G, <Py_ssize_t>H * G * sizeof(floating))
         else:
+            memcpy(h_prev_all, h0, BH * sizeof(floating))
+            memcpy(h_prev_all + BH, h, (T - 1) * BH * sizeof(floating))
             # dx = da W_x^T, one GEMM over all T*B rows
             _gemm(c'N', c'N', TB, D, G, 1, dgates, G, WxT, D, 0, dx, D)
             # dW_x = x^T da, one GEMM summing over all steps and the batch
@@ -637,20 +627,22 @@ def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
         WhT, WhTp = np.ascontiguousarray(Wh.T), None
     if WhTp is not None and _own_gemm:  # room for packed W_x^T, then for packed da
         WxT, big = None, _packed_buffer(max(T * B, 4 * H), max(4 * H, D), dt)
+        h_prev_all = np.empty((T * B, D + H), dtype=dt)  # [x_t, h_{t-1}] rows
+        dW_all = np.empty((D + H, 4 * H), dtype=dt)
     else:
-        WxT, big = np.ascontiguousarray(Wx.T), None
-    h_prev_all = np.empty((T, B, H), dtype=dt)
+        WxT, big, dW_all = np.ascontiguousarray(Wx.T), None, None
+        h_prev_all = np.empty((T, B, H), dtype=dt)
     cdef int iT = T, iB = B, iD = D, iH = H, parts = _parts(B, WhTp is not None)
     if dt == np.float32:
         _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f_or_null(WxT),
                   _f_or_null(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
                   _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all), _f(Wh), _f_or_null(WhTp),
-                  parts, _f(Wx), _f_or_null(big), _threads)
+                  parts, _f(Wx), _f_or_null(big), _f_or_null(dW_all), _threads)
     else:
         _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d_or_null(WxT),
                   _d_or_null(WhT), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
                   _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all), _d(Wh), _d_or_null(WhTp),
-                  parts, _d(Wx), _d_or_null(big), _threads)
+                  parts, _d(Wx), _d_or_null(big), _d_or_null(dW_all), _threads)
     return dx, dh0, dc0, dWx, dWh, db
 
 

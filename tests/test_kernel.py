@@ -251,6 +251,32 @@ def test_batch_split_over_threads_is_bitwise_identical(B, threads, dtype):
 
 
 @needs_kernel
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_large_products_on_threads_match_reference(dtype):
+    # Large enough (>= 2^20 multiply-adds) for the products over all steps to run on threads: split
+    # by column panels (x W_x, [x, H_prev]^T da) and by rows (da W_x^T, only 40 columns).
+    rng = np.random.default_rng(21)
+    args = make(rng, 8, 32, 40, 32, dtype)
+    dh = rng.standard_normal((8, 32, 32)).astype(dtype)
+    dhT, dcT = rng.standard_normal((2, 32, 32)).astype(dtype)
+    results = []
+    for n in (1, 2):
+        old = K._set_threads(n)
+        try:
+            out = K.lstm_forward(*args)
+            results.append(out + K.lstm_backward(dh, dhT, dcT, *args[:5], *out))
+        finally:
+            K._set_threads(*old)
+    names = "h c gates dx dh0 dc0 dWx dWh db".split()
+    for name, a, b in zip(names, *results):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    want = ref_forward(*args)
+    want = want + ref_backward(dh, dhT, dcT, *args[:5], *want)
+    for name, got, w in zip(names, results[1], want):
+        assert rel_error(got, w) <= TOL[dtype], name
+
+
+@needs_kernel
 def test_gemm_level_can_only_be_lowered():
     best = K.gemm_level()
     assert best in (0, 1, 2)
