@@ -33,6 +33,10 @@
 /* Bytes of one panel row: NR = 32 floats or 16 doubles. The same layout serves every level. */
 #define PANEL_BYTES 128
 
+/* Rows of x (and y) taken through all panels before the next ones: with the products over all steps
+ * (M = T*B rows) the MC rows of x stay in L1 while the panels pass. A multiple of every MR. */
+#define MC 48
+
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) && \
     defined(__GLIBC__)
 #define MINIKWS_GEMM_DISPATCH 1
@@ -136,23 +140,26 @@ DEFINE_PACK(double, d)
     {                                                                                              \
         enum { NR = PANEL_BYTES / sizeof(REAL) };                                                  \
         REAL edge[MR * NR]; /* the last, partial panel of y, zero-padded to NR columns */          \
-        for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {                                                 \
-            const REAL *w = Wp + j0 * K; /* panel j0 / NR starts at (j0 / NR) * K * NR */          \
-            const ptrdiff_t nc = N - j0 < NR ? N - j0 : NR;                                        \
-            for (ptrdiff_t i0 = 0; i0 < M; i0 += MR) {                                             \
-                const int mr = M - i0 < MR ? (int)(M - i0) : MR;                                   \
-                const REAL *x_i = x + i0 * rsx;                                                    \
-                REAL *y_ij = y + i0 * ldy + j0;                                                    \
-                if (nc == NR) {                                                                    \
-                    tile_rows_##SFX##LEVEL(mr, K, x_i, rsx, csx, w, y_ij, ldy);                    \
-                    continue;                                                                      \
+        for (ptrdiff_t m0 = 0; m0 < M; m0 += MC) { /* MC rows of x and y at a time */              \
+            const ptrdiff_t m1 = M - m0 < MC ? M : m0 + MC;                                        \
+            for (ptrdiff_t j0 = 0; j0 < N; j0 += NR) {                                             \
+                const REAL *w = Wp + j0 * K; /* panel j0 / NR starts at (j0 / NR) * K * NR */      \
+                const ptrdiff_t nc = N - j0 < NR ? N - j0 : NR;                                    \
+                for (ptrdiff_t i0 = m0; i0 < m1; i0 += MR) {                                       \
+                    const int mr = m1 - i0 < MR ? (int)(m1 - i0) : MR;                             \
+                    const REAL *x_i = x + i0 * rsx;                                                \
+                    REAL *y_ij = y + i0 * ldy + j0;                                                \
+                    if (nc == NR) {                                                                \
+                        tile_rows_##SFX##LEVEL(mr, K, x_i, rsx, csx, w, y_ij, ldy);                \
+                        continue;                                                                  \
+                    }                                                                              \
+                    memset(edge, 0, sizeof edge);                                                  \
+                    for (int r = 0; r < mr; ++r)                                                   \
+                        memcpy(edge + r * NR, y_ij + r * ldy, nc * sizeof(REAL));                  \
+                    tile_rows_##SFX##LEVEL(mr, K, x_i, rsx, csx, w, edge, NR);                     \
+                    for (int r = 0; r < mr; ++r)                                                   \
+                        memcpy(y_ij + r * ldy, edge + r * NR, nc * sizeof(REAL));                  \
                 }                                                                                  \
-                memset(edge, 0, sizeof edge);                                                      \
-                for (int r = 0; r < mr; ++r)                                                       \
-                    memcpy(edge + r * NR, y_ij + r * ldy, nc * sizeof(REAL));                      \
-                tile_rows_##SFX##LEVEL(mr, K, x_i, rsx, csx, w, edge, NR);                         \
-                for (int r = 0; r < mr; ++r)                                                       \
-                    memcpy(y_ij + r * ldy, edge + r * NR, nc * sizeof(REAL));                      \
             }                                                                                      \
         }                                                                                          \
     }

@@ -32,6 +32,7 @@ as a column-major (N, M) one, its transpose, so C = A B (row-major) is computed 
 the same ``gemm`` call with the two operands swapped (``_gemm`` below does that once for all).
 """
 import os
+import threading
 
 import numpy as np
 
@@ -286,11 +287,29 @@ cdef inline void _big_gemm(int M, int K, int N, floating *x, Py_ssize_t rsx, Py_
         minikws_gemm_threads_d(M, K, N, x, rsx, csx, W, rs, cs, Wp, y, N, threads)
 
 
-cdef object _packed_buffer(int K, int N, object dtype):
-    """An empty buffer for a packed (K, N) matrix of dtype."""
+# Scratch arrays are kept between calls, per thread (so that concurrent calls from several Python
+# threads never share one): a fresh multi-megabyte array is fresh pages from the OS, and faulting
+# them in cost ~10 % of the backward at B = 32, H = 128. Each name keeps the largest size asked for.
+_scratch = threading.local()
+
+
+cdef object _scratch_buffer(str name, Py_ssize_t n, object dtype):
+    """A 1-D scratch array of n elements of dtype, reused by later calls in this thread."""
+    bufs = getattr(_scratch, "bufs", None)
+    if bufs is None:
+        bufs = _scratch.bufs = {}
+    key = (name, np.dtype(dtype).char)
+    a = bufs.get(key)
+    if a is None or a.shape[0] < n:
+        a = bufs[key] = np.empty(max(n, 1), dtype=dtype)
+    return a[:n]
+
+
+cdef object _packed_buffer(str name, int K, int N, object dtype):
+    """Scratch (see _scratch_buffer) for a packed (K, N) matrix of dtype."""
     if dtype == np.float32:
-        return np.empty(minikws_packed_size_f(K, N), dtype=dtype)
-    return np.empty(minikws_packed_size_d(K, N), dtype=dtype)
+        return _scratch_buffer(name, minikws_packed_size_f(K, N), dtype)
+    return _scratch_buffer(name, minikws_packed_size_d(K, N), dtype)
 
 
 cdef inline void _cell_forward(int B, int H, floating *gates, floating *c_prev, floating *c,
@@ -574,8 +593,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     h = np.empty((T, B, H), dtype=dt)
     c = np.empty((T, B, H), dtype=dt)
     gates = np.empty((T, B, 4 * H), dtype=dt)
-    Whp = _packed_buffer(H, 4 * H, dt) if T >= _packed_min_steps else None
-    Wxp = _packed_buffer(D, 4 * H, dt) if Whp is not None and _own_gemm else None
+    Whp = _packed_buffer("Wh", H, 4 * H, dt) if T >= _packed_min_steps else None
+    Wxp = _packed_buffer("Wx", D, 4 * H, dt) if Whp is not None and _own_gemm else None
     cdef int iT = T, iB = B, iD = D, iH = H, parts = _parts(B, Whp is not None)
     if dt == np.float32:
         _forward(iT, iB, iD, iH, _f(x), _f(h0), _f(c0), _f(Wx), _f(Wh), _f(b),
@@ -618,20 +637,20 @@ def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
     dWx = np.empty((D, 4 * H), dtype=dt)
     dWh = np.empty((H, 4 * H), dtype=dt)
     db = np.empty((4 * H,), dtype=dt)
-    dgates = np.empty((T, B, 4 * H), dtype=dt)
-    dh_t = np.empty((B, H), dtype=dt)
+    dgates = _scratch_buffer("dgates", T * B * 4 * H, dt)
+    dh_t = _scratch_buffer("dh_t", B * H, dt)
     # W^T as C-contiguous copies: OpenBLAS multiplies by them ~1.5x faster than by W with trans='T'
     if T >= _packed_min_steps:  # W_h^T packed (from W_h, inside _backward) for the per-step product
-        WhT, WhTp = None, _packed_buffer(4 * H, H, dt)
+        WhT, WhTp = None, _packed_buffer("WhT", 4 * H, H, dt)
     else:
         WhT, WhTp = np.ascontiguousarray(Wh.T), None
     if WhTp is not None and _own_gemm:  # room for packed W_x^T, then for packed da
-        WxT, big = None, _packed_buffer(max(T * B, 4 * H), max(4 * H, D), dt)
-        h_prev_all = np.empty((T * B, D + H), dtype=dt)  # [x_t, h_{t-1}] rows
-        dW_all = np.empty((D + H, 4 * H), dtype=dt)
+        WxT, big = None, _packed_buffer("big", max(T * B, 4 * H), max(4 * H, D), dt)
+        h_prev_all = _scratch_buffer("h_prev", T * B * (D + H), dt)  # [x_t, h_{t-1}] rows
+        dW_all = _scratch_buffer("dW", (D + H) * 4 * H, dt)
     else:
         WxT, big, dW_all = np.ascontiguousarray(Wx.T), None, None
-        h_prev_all = np.empty((T, B, H), dtype=dt)
+        h_prev_all = _scratch_buffer("h_prev", T * B * H, dt)
     cdef int iT = T, iB = B, iD = D, iH = H, parts = _parts(B, WhTp is not None)
     if dt == np.float32:
         _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f_or_null(WxT),
@@ -668,9 +687,9 @@ def lstm_infer(x, h, c, Wx, Wh, b):
     if np.may_share_memory(h, c) or np.may_share_memory(x, h) or np.may_share_memory(x, c):
         raise MinikwsError("h, c: the state arrays must not overlap each other or x")
     h_out = np.empty((T, B, H), dtype=dt)
-    gates = np.empty((T, B, 4 * H), dtype=dt)
-    c_spare = np.empty((B, H), dtype=dt)
-    Whp = _packed_buffer(H, 4 * H, dt) if T >= _packed_min_steps else None
+    gates = _scratch_buffer("gates", T * B * 4 * H, dt)
+    c_spare = _scratch_buffer("c", B * H, dt)
+    Whp = _packed_buffer("Wh", H, 4 * H, dt) if T >= _packed_min_steps else None
     cdef int iT = T, iB = B, iD = D, iH = H
     if dt == np.float32:
         _infer(iT, iB, iD, iH, _f(x), _f(h), _f(c), _f(Wx), _f(Wh), _f(b), _f(h_out),

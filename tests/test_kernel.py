@@ -277,6 +277,37 @@ def test_large_products_on_threads_match_reference(dtype):
 
 
 @needs_kernel
+def test_concurrent_calls_from_python_threads_do_not_share_scratch():
+    # The kernel releases the GIL and keeps its scratch arrays per thread: two Python threads
+    # running different sequences at once get the results each gets alone.
+    import threading
+
+    rng = np.random.default_rng(5)
+    problems = [make(rng, 12, 6, 4, 10 + k, np.float64) for k in range(2)]
+
+    def run(args):
+        out = K.lstm_forward(*args)
+        dh = np.ones_like(out[0])
+        return out + K.lstm_backward(dh, args[1], args[2], *args[:5], *out)
+
+    alone = [run(args) for args in problems]
+    together = [None, None]
+
+    def worker(k):
+        for _ in range(20):
+            together[k] = run(problems[k])
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(alone, together):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
+@needs_kernel
 def test_gemm_level_can_only_be_lowered():
     best = K.gemm_level()
     assert best in (0, 1, 2)
