@@ -244,13 +244,24 @@ DEFINE_DISPATCH(double, d)
  * columns, like W_x^T with D = 40) W is packed by the calling thread and the rows of y are split,
  * in multiples of 8 rows (the largest MR) so that every thread's row blocks are full. Products of
  * under 2^20 multiply-adds run on one thread, where starting one would cost more than it saves.
+ * Each thread also sets its part of y to its first value (y0 in every row), so that the first
+ * writes to fresh memory (page faults included) are shared too.
  * ------------------------------------------------------------------------------------------- */
 #define DEFINE_THREADED(REAL, SFX)                                                                 \
     struct job_##SFX {                                                                             \
         ptrdiff_t M, K, N, rsx, csx, rs, cs, ldy;                                                  \
-        const REAL *x, *W;                                                                         \
+        const REAL *x, *W, *y0;                                                                    \
         REAL *Wp, *y;                                                                              \
     };                                                                                             \
+                                                                                                   \
+    /* y[r0:r1, j0:j1] = y0[j0:j1] in every row (y0 NULL: leave y, the product is added to it) */  \
+    static void init_rows_##SFX(const struct job_##SFX *j, ptrdiff_t r0, ptrdiff_t r1,             \
+                                ptrdiff_t j0, ptrdiff_t j1)                                        \
+    {                                                                                              \
+        if (j->y0 != NULL)                                                                         \
+            for (ptrdiff_t r = r0; r < r1; ++r)                                                    \
+                memcpy(j->y + r * j->ldy + j0, j->y0 + j0, (size_t)(j1 - j0) * sizeof(REAL));     \
+    }                                                                                              \
                                                                                                    \
     /* panels [np * part / parts, np * (part + 1) / parts): pack them, multiply all x by them */  \
     static void column_part_##SFX(void *arg, int part, int parts)                                  \
@@ -261,6 +272,7 @@ DEFINE_DISPATCH(double, d)
         const ptrdiff_t j0 = p0 * NR, j1 = p1 * NR < j->N ? p1 * NR : j->N;                        \
         if (j1 <= j0)                                                                              \
             return;                                                                                \
+        init_rows_##SFX(j, 0, j->M, j0, j1);                                                       \
         pack_panels_##SFX(j->K, j->N, j->W, j->rs, j->cs, j->Wp, p0, p1);                          \
         minikws_packed_gemm_##SFX(j->M, j->K, j1 - j0, j->x, j->rsx, j->csx,                       \
                                   j->Wp + p0 * j->K * NR, j->y + j0, j->ldy);                      \
@@ -272,19 +284,22 @@ DEFINE_DISPATCH(double, d)
         const struct job_##SFX *j = (const struct job_##SFX *)arg;                                 \
         const ptrdiff_t r0 = split_rows(j->M, part, parts);                                        \
         const ptrdiff_t r1 = split_rows(j->M, part + 1, parts);                                    \
-        if (r1 > r0)                                                                               \
-            minikws_packed_gemm_##SFX(r1 - r0, j->K, j->N, j->x + r0 * j->rsx, j->rsx, j->csx,     \
-                                      j->Wp, j->y + r0 * j->ldy, j->ldy);                          \
+        if (r1 <= r0)                                                                              \
+            return;                                                                                \
+        init_rows_##SFX(j, r0, r1, 0, j->N);                                                       \
+        minikws_packed_gemm_##SFX(r1 - r0, j->K, j->N, j->x + r0 * j->rsx, j->rsx, j->csx, j->Wp,  \
+                                  j->y + r0 * j->ldy, j->ldy);                                     \
     }                                                                                              \
                                                                                                    \
     void minikws_gemm_threads_##SFX(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const REAL *x,          \
                                     ptrdiff_t rsx, ptrdiff_t csx, const REAL *W, ptrdiff_t rs,     \
-                                    ptrdiff_t cs, REAL *Wp, REAL *y, ptrdiff_t ldy, int threads)   \
+                                    ptrdiff_t cs, REAL *Wp, const REAL *y0, REAL *y, ptrdiff_t ldy, \
+                                    int threads)                                                   \
     {                                                                                              \
         const ptrdiff_t NR = PANEL_BYTES / sizeof(REAL), np = (N + NR - 1) / NR;                   \
         struct job_##SFX j;                                                                        \
         j.M = M, j.K = K, j.N = N, j.rsx = rsx, j.csx = csx, j.rs = rs, j.cs = cs, j.ldy = ldy;    \
-        j.x = x, j.W = W, j.Wp = Wp, j.y = y;                                                      \
+        j.x = x, j.W = W, j.y0 = y0, j.Wp = Wp, j.y = y;                                           \
         if ((double)M * K * N < (double)(1 << 20))                                                 \
             threads = 1;                                                                           \
         if (threads > 1 && np >= 2 * threads) {                                                    \
@@ -295,7 +310,7 @@ DEFINE_DISPATCH(double, d)
         if (threads > 1)                                                                           \
             minikws_parallel(threads, row_part_##SFX, &j);                                         \
         else                                                                                       \
-            minikws_packed_gemm_##SFX(M, K, N, x, rsx, csx, Wp, y, ldy);                           \
+            row_part_##SFX(&j, 0, 1);                                                              \
     }
 
 /* First row of part `part` of `parts`, rounded down to a multiple of 8 (part = parts gives M). */

@@ -40,15 +40,17 @@ void minikws_packed_gemm_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x
 void minikws_packed_gemm_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x, ptrdiff_t rsx,
                            ptrdiff_t csx, const double *Wp, double *y, ptrdiff_t ldy);
 
-/* y (M, N) += x (M, K) W (K, N) on up to `threads` threads, packing W (element (k, j) at
- * W[k * rs + j * cs]) into the scratch Wp (minikws_packed_size_* elements) first: for the large
- * products over all steps. x as in minikws_packed_gemm_*. */
+/* y (M, N) = y0 + x (M, K) W (K, N), y0 (N,) added to every row (y0 NULL: y += x W), on up to
+ * `threads` threads, packing W (element (k, j) at W[k * rs + j * cs]) into the scratch Wp
+ * (minikws_packed_size_* elements) first: for the large products over all steps. x as in
+ * minikws_packed_gemm_*. */
 void minikws_gemm_threads_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x, ptrdiff_t rsx,
                             ptrdiff_t csx, const float *W, ptrdiff_t rs, ptrdiff_t cs, float *Wp,
-                            float *y, ptrdiff_t ldy, int threads);
+                            const float *y0, float *y, ptrdiff_t ldy, int threads);
 void minikws_gemm_threads_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
                             ptrdiff_t rsx, ptrdiff_t csx, const double *W, ptrdiff_t rs,
-                            ptrdiff_t cs, double *Wp, double *y, ptrdiff_t ldy, int threads);
+                            ptrdiff_t cs, double *Wp, const double *y0, double *y, ptrdiff_t ldy,
+                            int threads);
 
 /* The micro-kernel in use: 2 = AVX-512 (x86-64-v4), 1 = AVX2+FMA (x86-64-v3), 0 = portable C.
  * minikws_gemm_set_level asks for a level (for tests and benchmarks; levels the CPU lacks are

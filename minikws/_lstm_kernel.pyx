@@ -80,10 +80,12 @@ cdef extern from "lstm_gemm.h" nogil:
                                ptrdiff_t ldy)
     void minikws_gemm_threads_f(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const float *x,
                                 ptrdiff_t rsx, ptrdiff_t csx, const float *W, ptrdiff_t rs,
-                                ptrdiff_t cs, float *Wp, float *y, ptrdiff_t ldy, int threads)
+                                ptrdiff_t cs, float *Wp, const float *y0, float *y, ptrdiff_t ldy,
+                                int threads)
     void minikws_gemm_threads_d(ptrdiff_t M, ptrdiff_t K, ptrdiff_t N, const double *x,
                                 ptrdiff_t rsx, ptrdiff_t csx, const double *W, ptrdiff_t rs,
-                                ptrdiff_t cs, double *Wp, double *y, ptrdiff_t ldy, int threads)
+                                ptrdiff_t cs, double *Wp, const double *y0, double *y,
+                                ptrdiff_t ldy, int threads)
     int minikws_gemm_level()
     int minikws_gemm_set_level(int level)
 
@@ -273,18 +275,17 @@ cdef inline void _packed_gemm(int M, int K, int N, floating *x, Py_ssize_t ldx, 
 
 
 cdef inline void _big_gemm(int M, int K, int N, floating *x, Py_ssize_t rsx, Py_ssize_t csx,
-                           floating *W, Py_ssize_t rs, Py_ssize_t cs, floating *Wp, floating *y,
-                           int threads) noexcept nogil:
-    """y (M, N) = x (M, K) W (K, N) on up to `threads` threads, W packed into the scratch Wp.
+                           floating *W, Py_ssize_t rs, Py_ssize_t cs, floating *Wp, floating *y0,
+                           floating *y, int threads) noexcept nogil:
+    """y (M, N) = y0 + x (M, K) W (K, N) on up to `threads` threads, W packed into the scratch Wp.
 
-    Element (i, k) of x is x[i * rsx + k * csx], element (k, j) of W is W[k * rs + j * cs], y is
-    C-contiguous. For the products over all steps, instead of BLAS (see _own_gemm).
+    y0 (N,) is added to every row. Element (i, k) of x is x[i * rsx + k * csx], element (k, j) of W
+    is W[k * rs + j * cs], y is C-contiguous. For the products over all steps (see _own_gemm).
     """
-    memset(y, 0, <Py_ssize_t>M * N * sizeof(floating))
     if floating is float:
-        minikws_gemm_threads_f(M, K, N, x, rsx, csx, W, rs, cs, Wp, y, N, threads)
+        minikws_gemm_threads_f(M, K, N, x, rsx, csx, W, rs, cs, Wp, y0, y, N, threads)
     else:
-        minikws_gemm_threads_d(M, K, N, x, rsx, csx, W, rs, cs, Wp, y, N, threads)
+        minikws_gemm_threads_d(M, K, N, x, rsx, csx, W, rs, cs, Wp, y0, y, N, threads)
 
 
 # Scratch arrays are kept between calls, per thread (so that concurrent calls from several Python
@@ -334,12 +335,9 @@ cdef void _input_projection(int T, int B, int D, int H, floating *x, floating *W
 
     By the kernel's own GEMM with W_x packed into Wxp, or (Wxp NULL) by BLAS.
     """
-    cdef Py_ssize_t r, j, G = 4 * H
+    cdef Py_ssize_t r, G = 4 * H
     if Wxp != NULL:
-        _big_gemm(T * B, D, G, x, D, 1, Wx, G, 1, Wxp, a, threads)
-        for r in range(<Py_ssize_t>T * B):
-            for j in range(G):
-                a[r * G + j] += b[j]
+        _big_gemm(T * B, D, G, x, D, 1, Wx, G, 1, Wxp, b, a, threads)
         return
     for r in range(<Py_ssize_t>T * B):
         memcpy(a + r * G, b, G * sizeof(floating))
@@ -372,6 +370,9 @@ ctypedef struct _Steps:
     void *dh_t           # (B, H)      scratch: the total dL/dh_t of the current step
     void *dc             # (B, H)      dL/dc_t carried from step to step; ends as dc0
     void *dh0            # (B, H)
+    int D
+    void *x              # (T, B, D)   the input (backward, with xh)
+    void *xh             # (T*B, D+H+1) rows [x_t, h_{t-1}, 1] for the weight gradients, or NULL
 
 
 cdef inline int _row(int B, int part, int parts) noexcept nogil:
@@ -412,8 +413,19 @@ cdef void _backward_steps(_Steps *s, int r0, int r1, floating *kind) noexcept no
     cdef floating *dh0 = <floating *>s.dh0 + r0 * H
     cdef floating *WhT = <floating *>s.WhT
     cdef floating *WhTp = <floating *>s.WhTp
+    cdef int D = s.D, E = s.D + s.H + 1
+    cdef Py_ssize_t n, row
+    cdef floating *xh = <floating *>s.xh
     if nb <= 0:
         return
+    if xh != NULL:  # this part's rows [x_t, h_{t-1}, 1] of the weight gradients' left operand
+        for t in range(T):
+            for n in range(r0, r1):
+                row = t * s.B + n
+                memcpy(xh + row * E, <floating *>s.x + row * D, D * sizeof(floating))
+                memcpy(xh + row * E + D, (<floating *>s.h0 + n * H) if t == 0
+                       else (<floating *>s.h + (row - s.B) * H), H * sizeof(floating))
+                xh[row * E + D + H] = 1
     memcpy(dc, <floating *>s.dcT + r0 * H, nH * sizeof(floating))
     for t in range(T - 1, -1, -1):
         # [lstm-bptt-h] the total dL/dh_t: the upstream dh[t] plus what h_t fed into step t+1
@@ -481,7 +493,7 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
                     floating *dc0, floating *dWx, floating *dWh, floating *db,
                     floating *dgates, floating *dh_t, floating *h_prev_all,
                     floating *Wh, floating *WhTp, int parts, floating *Wx, floating *big,
-                    floating *dW_all, int threads) noexcept:
+                    floating *dW_all, floating *zeros, int threads) noexcept:
     cdef Py_ssize_t j, r, BH = <Py_ssize_t>B * H, G = 4 * H
     cdef int TB = T * B
     cdef _Steps s
@@ -489,6 +501,8 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
     s.T, s.B, s.H = T, B, H
     s.c0, s.c, s.gates, s.dh, s.dhT, s.dcT = c0, c, gates, dh, dhT, dcT
     s.WhT, s.WhTp, s.dgates, s.dh_t, s.dc, s.dh0 = WhT, WhTp, dgates, dh_t, dc0, dh0
+    s.D, s.x, s.h0, s.h = D, x, h0, h
+    s.xh = h_prev_all if big != NULL else NULL
     with nogil:
         if WhTp != NULL:
             _pack(G, H, Wh, 1, G, WhTp)                                  # W_h^T, packed once
@@ -500,17 +514,15 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
             minikws_parallel(parts, _backward_part_d, &s)
         if big != NULL:  # the kernel's own GEMM; `big` is scratch for the packed right operand
             # dx = da W_x^T, over all T*B rows
-            _big_gemm(TB, G, D, dgates, G, 1, Wx, 1, G, big, dx, threads)
-            # [dW_x; dW_h] = [x, H_prev]^T da in one product: h_prev_all holds the T*B rows
-            # [x_t, h_{t-1}] of D + H numbers, read transposed in place (strides 1 and D + H)
-            for r in range(TB):
-                memcpy(h_prev_all + r * (D + H), x + r * D, D * sizeof(floating))
-                memcpy(h_prev_all + r * (D + H) + D, (h0 + r * H) if r < B else (h + (r - B) * H),
-                       H * sizeof(floating))
-            _big_gemm(D + H, TB, G, h_prev_all, 1, D + H, dgates, G, 1, big, dW_all, threads)
+            _big_gemm(TB, G, D, dgates, G, 1, Wx, 1, G, big, zeros, dx, threads)
+            # [dW_x; dW_h; db] = [x, H_prev, 1]^T da in one product: h_prev_all holds the T*B rows
+            # [x_t, h_{t-1}, 1] (written by the loops above), read transposed in place
+            _big_gemm(D + H + 1, TB, G, h_prev_all, 1, D + H + 1, dgates, G, 1, big, zeros, dW_all,
+                      threads)
             memcpy(dWx, dW_all, <Py_ssize_t>D * G * sizeof(floating))
             memcpy(dWh, dW_all + <Py_ssize_t>D * G, <Py_ssize_t>H * G * sizeof(floating))
-        else:
+            memcpy(db, dW_all + <Py_ssize_t>(D + H) * G, G * sizeof(floating))
+        else:  # BLAS
             memcpy(h_prev_all, h0, BH * sizeof(floating))
             memcpy(h_prev_all + BH, h, (T - 1) * BH * sizeof(floating))
             # dx = da W_x^T, one GEMM over all T*B rows
@@ -519,11 +531,11 @@ cdef void _backward(int T, int B, int D, int H, floating *dh, floating *dhT, flo
             _gemm(c'T', c'N', D, G, TB, 1, x, D, dgates, G, 0, dWx, G)
             # dW_h = [h_0, h_1 .. h_{T-1}]^T da (the h each step multiplied W_h with), one GEMM
             _gemm(c'T', c'N', H, G, TB, 1, h_prev_all, H, dgates, G, 0, dWh, G)
-        # db = sum over steps and batch of da
-        memset(db, 0, G * sizeof(floating))
-        for r in range(TB):
-            for j in range(G):
-                db[j] += dgates[r * G + j]
+            # db = sum over steps and batch of da
+            memset(db, 0, G * sizeof(floating))
+            for r in range(TB):
+                for j in range(G):
+                    db[j] += dgates[r * G + j]
 
 
 cdef void _infer(int T, int B, int D, int H, floating *x, floating *h, floating *c,
@@ -646,22 +658,23 @@ def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
         WhT, WhTp = np.ascontiguousarray(Wh.T), None
     if WhTp is not None and _own_gemm:  # room for packed W_x^T, then for packed da
         WxT, big = None, _packed_buffer("big", max(T * B, 4 * H), max(4 * H, D), dt)
-        h_prev_all = _scratch_buffer("h_prev", T * B * (D + H), dt)  # [x_t, h_{t-1}] rows
-        dW_all = _scratch_buffer("dW", (D + H) * 4 * H, dt)
+        h_prev_all = _scratch_buffer("h_prev", T * B * (D + H + 1), dt)  # [x_t, h_{t-1}, 1] rows
+        dW_all = _scratch_buffer("dW", (D + H + 1) * 4 * H, dt)
     else:
         WxT, big, dW_all = np.ascontiguousarray(Wx.T), None, None
         h_prev_all = _scratch_buffer("h_prev", T * B * H, dt)
+    zeros = np.zeros(max(4 * H, D), dtype=dt)
     cdef int iT = T, iB = B, iD = D, iH = H, parts = _parts(B, WhTp is not None)
     if dt == np.float32:
         _backward(iT, iB, iD, iH, _f(dh), _f(dhT), _f(dcT), _f(x), _f(h0), _f(c0), _f_or_null(WxT),
                   _f_or_null(WhT), _f(h), _f(c), _f(gates), _f(dx), _f(dh0), _f(dc0), _f(dWx),
                   _f(dWh), _f(db), _f(dgates), _f(dh_t), _f(h_prev_all), _f(Wh), _f_or_null(WhTp),
-                  parts, _f(Wx), _f_or_null(big), _f_or_null(dW_all), _threads)
+                  parts, _f(Wx), _f_or_null(big), _f_or_null(dW_all), _f(zeros), _threads)
     else:
         _backward(iT, iB, iD, iH, _d(dh), _d(dhT), _d(dcT), _d(x), _d(h0), _d(c0), _d_or_null(WxT),
                   _d_or_null(WhT), _d(h), _d(c), _d(gates), _d(dx), _d(dh0), _d(dc0), _d(dWx),
                   _d(dWh), _d(db), _d(dgates), _d(dh_t), _d(h_prev_all), _d(Wh), _d_or_null(WhTp),
-                  parts, _d(Wx), _d_or_null(big), _d_or_null(dW_all), _threads)
+                  parts, _d(Wx), _d_or_null(big), _d_or_null(dW_all), _d(zeros), _threads)
     return dx, dh0, dc0, dWx, dWh, db
 
 
