@@ -307,9 +307,6 @@ class KWSModel:
             if y.dtype.kind != "f":
                 raise MinikwsError(f"waveforms[{b}]: expected float samples in [-1, 1], got dtype {y.dtype}")
             y = resample(y.astype(np.float32, copy=False), orig_sr=sr, target_sr=self.sr)
-            n_fft = self.features["n_fft"] if "n_fft" in self.features else 512
-            if y.size < n_fft // 2 + 1:  # centre padding is a reflection; it needs that many samples
-                y = np.pad(y, (0, n_fft // 2 + 1 - y.size))
             out.append(mfcc(y, sr=self.sr, **self.features).astype(self.dtype, copy=False))
         return out
 

@@ -212,3 +212,13 @@ def test_resample_keeps_a_tone():
         resample(y, orig_sr=2000, target_sr=16000)
     with pytest.raises(MinikwsError, match="cannot be resampled"):
         resample(y, orig_sr=16001, target_sr=16000)
+
+
+def test_clips_shorter_than_a_window_are_featurized_with_zero_centre_padding():
+    m = small()
+    rng = np.random.default_rng(1)
+    clips = [rng.uniform(-0.5, 0.5, n).astype(np.float32) for n in (1, 10, 129, 2000)]
+    feats = m.featurize(clips)
+    assert [f.shape[0] for f in feats] == [1, 1, 2, 26]  # 1 + n // hop frames with centre padding
+    p = m.predict_proba(clips)
+    assert p.shape == (4, len(CLASSES)) and np.allclose(p.sum(axis=1), 1.0)
