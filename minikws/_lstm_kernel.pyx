@@ -129,6 +129,11 @@ def gemm_level():
     return minikws_gemm_level()
 
 
+def threads():
+    """How many threads a call may split its batch over (the CPUs this process may use, at most 2)."""
+    return _threads
+
+
 def _set_gemm_level(int level):
     """Use micro-kernel ``level`` (lowered to what the CPU has; < 0: the best); return the old one.
 

@@ -48,4 +48,8 @@ def test_reports_numpy_backend_when_kernel_is_missing(capsys, monkeypatch):
 
 @pytest.mark.skipif(_backend.kernel() is None, reason="minikws._lstm_kernel is not built")
 def test_reports_the_cell_instruction_set(capsys):
-    assert run_json(capsys)["lstm"]["cell_isa"] == _backend.kernel().isa()
+    lstm = run_json(capsys)["lstm"]
+    assert lstm["cell_isa"] == _backend.kernel().isa()
+    assert lstm["kernel_threads"] == _backend.kernel().threads() >= 1
+    level = {2: "AVX-512", 1: "AVX2+FMA", 0: "portable C"}[_backend.kernel().gemm_level()]
+    assert f"({level})" in lstm["gemm"]

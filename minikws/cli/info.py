@@ -1,9 +1,10 @@
 """``minikws info``: what this installation runs on.
 
 Prints the versions of minikws, NumPy, SciPy and Python, which LSTM backend ``backend="auto"`` picks
-(and why, when the compiled kernel is missing), the instruction set of the kernel's fused cell, the
-BLAS libraries NumPy and SciPy were built with (the kernel calls SciPy's), and the thread counts that
-decide how fast the matrix products run. ``--json`` prints the same as one JSON object.
+(and why, when the compiled kernel is missing), the instruction set of the kernel's fused cell, its
+matrix-product micro-kernel and thread count, the BLAS libraries NumPy and SciPy were built with (the
+kernel falls back on SciPy's for short calls), and the thread counts that decide how fast the matrix
+products run. ``--json`` prints the same as one JSON object.
 """
 import json
 import os
@@ -67,8 +68,10 @@ def collect():
         backend = _backend.resolve("auto")
     kernel = _backend.kernel()
     if kernel is not None:
+        level = {2: "AVX-512", 1: "AVX2+FMA", 0: "portable C"}.get(kernel.gemm_level(), "unknown")
         lstm = {"backend": backend, "kernel": kernel.__file__, "cell_isa": kernel.isa(),
-                "kernel_blas": "SciPy's (scipy.linalg.cython_blas)"}
+                "gemm": f"own packed micro-kernel ({level}); SciPy's BLAS for calls of < 4 steps with B > 1",
+                "kernel_threads": kernel.threads()}
     else:
         lstm = {"backend": backend, "kernel": f"not built ({_backend._kernel_error})",
                 "cell_isa": "-"}
