@@ -23,7 +23,6 @@ clip's label is read at its last valid frame, :math:`z_{\ell_b}` for a clip of :
 (:meth:`KWSModel.forward`). The LSTM is causal, so the padding after frame :math:`\ell_b` cannot change
 that output.
 """
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +34,6 @@ __all__ = [
     "default_feature_settings",
     "KWSCache",
     "KWSModel",
-    "resample",
 ]
 
 _FEATURE_KEYS = ("n_mfcc", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
@@ -67,39 +65,6 @@ def default_feature_settings(sr):
     n_mels = 40 if sr >= 16000 else 32 if sr >= 8000 else 24
     return {"n_mfcc": 13, "n_fft": n_fft, "hop_length": hop, "win_length": win,
             "n_mels": n_mels, "fmin": 20.0, "fmax": sr / 2}
-
-
-def resample(y, *, orig_sr, target_sr):
-    """Resample a waveform with a polyphase filter (``scipy.signal.resample_poly``).
-
-    Parameters
-    ----------
-    y : ndarray (S,)
-        float32 or float64 samples.
-    orig_sr, target_sr : int
-        Sample rates in Hz. Their ratio, reduced, must have numerator and denominator <= 1000.
-
-    Returns
-    -------
-    ndarray (S',) of y's dtype
-        ``S' = ceil(S * target_sr / orig_sr)``.
-    """
-    orig_sr = check_positive_int("orig_sr", orig_sr)
-    target_sr = check_positive_int("target_sr", target_sr)
-    if orig_sr == target_sr:
-        return y
-    g = math.gcd(orig_sr, target_sr)
-    up, down = target_sr // g, orig_sr // g
-    if up > 1000 or down > 1000:
-        raise MinikwsError(
-            f"sample rate {orig_sr} Hz cannot be resampled to {target_sr} Hz (ratio {up}/{down} too fine)")
-    if orig_sr * 4 < target_sr:
-        raise MinikwsError(
-            f"sample rate {orig_sr} Hz is too low for a model trained at {target_sr} Hz "
-            f"(more than 4x upsampling; the audio lacks the frequencies the model listens to)")
-    from scipy.signal import resample_poly
-
-    return resample_poly(y, up, down).astype(y.dtype, copy=False)
 
 
 class KWSCache(NamedTuple):
@@ -295,10 +260,15 @@ class KWSModel:
         list of ndarray (F_b, K)
             In the model's dtype, not normalised (the model normalises in :meth:`forward_frames`).
         """
+        from minikws.audio import resample
         from minikws.features import mfcc
 
         clips = [waveforms] if isinstance(waveforms, np.ndarray) and waveforms.ndim == 1 else list(waveforms)
-        sr = self.sr if sr is None else sr
+        sr = self.sr if sr is None else check_positive_int("sr", sr)
+        if sr * 4 < self.sr:
+            raise MinikwsError(
+                f"sr: {sr} Hz is too low for a model trained at {self.sr} Hz (more than 4x upsampling; "
+                "the audio lacks the frequencies the model listens to)")
         out = []
         for b, y in enumerate(clips):
             y = np.asarray(y)
@@ -306,7 +276,7 @@ class KWSModel:
                 raise MinikwsError(f"waveforms[{b}]: expected a non-empty 1-D array, got shape {y.shape}")
             if y.dtype.kind != "f":
                 raise MinikwsError(f"waveforms[{b}]: expected float samples in [-1, 1], got dtype {y.dtype}")
-            y = resample(y.astype(np.float32, copy=False), orig_sr=sr, target_sr=self.sr)
+            y = resample(y, orig_sr=sr, target_sr=self.sr, name=f"waveforms[{b}]")
             out.append(mfcc(y, sr=self.sr, **self.features).astype(self.dtype, copy=False))
         return out
 

@@ -4,7 +4,7 @@ import pytest
 
 from minikws.errors import MinikwsError
 from minikws.gradcheck import numerical_gradient, rel_error
-from minikws.models import KWSModel, default_feature_settings, resample
+from minikws.models import KWSModel, default_feature_settings
 
 CLASSES = ("yes", "no", "up", "_silence_")
 
@@ -200,18 +200,18 @@ def test_default_feature_settings_scale_with_the_rate():
     assert s8["fmax"] == 4000 and s16["fmax"] == 8000
 
 
-def test_resample_keeps_a_tone():
-    sr = 8000
-    t = np.arange(sr) / sr
+def test_featurize_resamples_and_refuses_rates_it_cannot_use():
+    m = small()  # listens at 8 kHz
+    t = np.arange(16000) / 16000
     y = np.sin(2 * np.pi * 440 * t).astype(np.float32)
-    z = resample(y, orig_sr=sr, target_sr=16000)
-    assert z.shape == (16000,) and z.dtype == np.float32
-    spectrum = np.abs(np.fft.rfft(z))
-    assert np.argmax(spectrum) == 440  # 1 Hz bins over one second
-    with pytest.raises(MinikwsError, match="too low"):
-        resample(y, orig_sr=2000, target_sr=16000)
-    with pytest.raises(MinikwsError, match="cannot be resampled"):
-        resample(y, orig_sr=16001, target_sr=16000)
+    direct = m.featurize([y[::2]], sr=8000)[0]
+    via = m.featurize([y], sr=16000)[0]
+    assert via.shape == direct.shape
+    assert np.abs(via - direct).max() < 0.05 * np.abs(direct).max()
+    with pytest.raises(MinikwsError, match="sr: 1000 Hz is too low"):
+        m.featurize([y], sr=1000)
+    with pytest.raises(MinikwsError, match=r"waveforms\[0\]: cannot resample 8001 Hz"):
+        m.featurize([y], sr=8001)
 
 
 def test_clips_shorter_than_a_window_are_featurized_with_zero_centre_padding():
