@@ -4,7 +4,7 @@ The pipeline, read top to bottom (each step cites the equation label the book us
 
     y (..., S) --preemphasis--> --frame--> (..., F, N) --window--> --power_spectrum--> (..., F, N/2+1)
       --mel_filterbank--> (..., F, M) --power_to_db / log_floor--> --dct_matrix--> (..., F, K)
-      --lifter--> --delta / cmvn--> features for the network
+      --lifter--> --delta / cmvn / running_cmn--> features for the network
 
 Two conventions are implemented, because the two reference libraries differ on almost every step:
 
@@ -59,6 +59,7 @@ __all__ = [
     "lifter",
     "delta",
     "cmvn",
+    "running_cmn",
     "mfcc",
     "htk_filterbank",
     "mfcc_htk",
@@ -751,6 +752,94 @@ def cmvn(C, *, lengths=None, variance=True, eps=1e-8):
         sigma = np.sqrt((out * out).sum(axis=-2, keepdims=True) / count)
         out /= np.maximum(sigma, C.dtype.type(eps))
     return out
+
+
+def running_cmn(C, *, window=100, state=None):
+    r"""Causal cepstral mean normalisation: subtract a running mean of the frames seen so far.
+
+    Per-utterance :func:`cmvn` needs the whole utterance before its first frame can be normalised; a
+    keyword spotter listening to a stream cannot wait. The running mean uses only frames up to
+    :math:`t`: their plain average for the first ``window`` frames, then an exponential moving average
+    that forgets with time constant ``window`` frames,
+
+    .. math::
+        :label: mfcc-cmn-running
+
+        m_t = m_{t-1} + \frac{C_t - m_{t-1}}{\min(t, W)}, \quad m_0 = 0, \qquad
+        \hat C_t = C_t - m_t, \qquad t = 1, 2, \ldots
+
+    so a clip shorter than :math:`W` frames is normalised by its cumulative mean, and the same formula
+    keeps adapting to the speaker and channel of an endless stream. A channel (microphone, room, voice
+    timbre) multiplies the spectrum by a slowly varying gain, which adds a constant to the cepstrum;
+    subtracting :math:`m_t` removes it. Because :math:`m_t` depends only on frames :math:`\le t`,
+    zero padding after a clip's end does not change its frames, and feeding a sequence in chunks with
+    ``state`` gives exactly the result of one call on the whole of it.
+
+    Parameters
+    ----------
+    C : ndarray (..., F, K)
+        Cepstral frames (e.g. :func:`mfcc`), float32 or float64.
+    window : int
+        :math:`W`, frames: the running average's memory (100 frames = 2 s at a 20 ms hop).
+    state : (m, t), optional
+        What the previous call on the same stream returned: the mean :math:`m` (..., K) and the
+        number of frames :math:`t` seen. ``None`` starts a new stream.
+
+    Returns
+    -------
+    out : ndarray (..., F, K)
+        :math:`\hat C`, in the dtype of ``C``.
+    state : (ndarray (..., K), int)
+        The mean and frame count after the last frame, for the next call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = np.array([[1.0, 4.0], [3.0, 4.0], [5.0, 4.0]])
+    >>> running_cmn(C)[0]
+    array([[0., 0.],
+           [1., 0.],
+           [2., 0.]])
+    """
+    C = check_float_array("C", C)
+    if C.ndim < 2:
+        raise MinikwsError(f"C: expected shape (..., F, K), got {C.shape}")
+    W = check_positive_int("window", window)
+    lead, F = C.shape[:-2], C.shape[-2]
+    if state is None:
+        m, t0 = np.zeros(lead + C.shape[-1:], dtype=np.float64), 0
+    else:
+        try:
+            m, t0 = state
+        except (TypeError, ValueError):
+            raise MinikwsError("state: expected (mean, frames) from the previous call") from None
+        m = np.asarray(m, dtype=np.float64)
+        if m.shape != lead + C.shape[-1:]:
+            raise MinikwsError(f"state: the mean has shape {m.shape}, expected {lead + C.shape[-1:]} "
+                               f"for C of shape {C.shape}")
+        t0 = check_positive_int("state frames", t0, minimum=0)
+    x = C.astype(np.float64, copy=False)
+    out = np.empty(C.shape, dtype=np.float64)
+    # Frames t0+1 .. W: the running average, m_t = (t0 m_{t0} + C_{t0+1} + ... + C_t) / t.
+    n = max(0, min(F, W - t0))
+    if n:
+        t = np.arange(t0 + 1, t0 + n + 1, dtype=np.float64)[:, None]
+        sums = t0 * m[..., None, :] + np.cumsum(x[..., :n, :], axis=-2)
+        means = sums / t
+        out[..., :n, :] = x[..., :n, :] - means
+        m = means[..., -1, :]
+    # Frames past W: the moving average m_t = (1 - a) m_{t-1} + a C_t with a = 1/W, a first-order
+    # recursive filter along time (scipy.signal.lfilter runs it in C).
+    if n < F:
+        import scipy.signal
+
+        a = 1.0 / W
+        rest = x[..., n:, :]
+        zi = ((1.0 - a) * m)[..., None, :]
+        means, _ = scipy.signal.lfilter([a], [1.0, -(1.0 - a)], rest, axis=-2, zi=zi)
+        out[..., n:, :] = rest - means
+        m = means[..., -1, :]
+    return out.astype(C.dtype, copy=False), (m, t0 + F)
 
 
 # ----------------------------------------------------------------------------------------------------

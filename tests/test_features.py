@@ -247,6 +247,74 @@ def test_cmvn_normalises_and_respects_lengths(rng):
     assert np.isfinite(features.cmvn(np.ones((4, 3)))).all()
 
 
+def _running_cmn_loop(C, W):
+    """eq. mfcc-cmn-running written as its recursion, one frame at a time."""
+    out, m = np.empty_like(C), np.zeros(C.shape[:-2] + C.shape[-1:])
+    for t in range(C.shape[-2]):
+        m = m + (C[..., t, :] - m) / min(t + 1, W)
+        out[..., t, :] = C[..., t, :] - m
+    return out, m
+
+
+@pytest.mark.parametrize("F, W", [(1, 5), (7, 5), (5, 5), (60, 100), (250, 20)])
+def test_running_cmn_matches_its_recursion(rng, F, W):
+    C = rng.standard_normal((3, F, 4)) * 2 + 5
+    out, (m, t) = features.running_cmn(C, window=W)
+    ref, m_ref = _running_cmn_loop(C, W)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(m, m_ref, rtol=0, atol=1e-12)
+    assert t == F
+    # the first frame is always 0: it is its own mean
+    assert not out[:, 0].any()
+
+
+@pytest.mark.parametrize("cuts", [(1,), (3, 4, 30), (10, 11, 12, 13)])
+def test_running_cmn_in_chunks_equals_one_call(rng, cuts):
+    C = rng.standard_normal((2, 40, 3)).astype(np.float32)
+    whole, (m_whole, t_whole) = features.running_cmn(C, window=8)
+    parts, state = [], None
+    for a, b in zip((0,) + cuts, cuts + (40,)):
+        out, state = features.running_cmn(C[:, a:b], window=8, state=state)
+        parts.append(out)
+    assert parts[0].dtype == np.float32
+    np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(state[0], m_whole, atol=1e-12)
+    assert state[1] == t_whole == 40
+
+
+def test_running_cmn_is_causal_and_removes_a_constant_channel(rng):
+    C = rng.standard_normal((30, 6))
+    out = features.running_cmn(C, window=10)[0]
+    padded = np.concatenate([C, np.zeros((9, 6))])
+    np.testing.assert_array_equal(features.running_cmn(padded, window=10)[0][:30], out)
+    # a constant added to every frame (a fixed channel gain) is removed exactly, even past W frames
+    shifted = features.running_cmn(C + rng.standard_normal(6) * 10, window=10)[0]
+    np.testing.assert_allclose(shifted, out, atol=1e-12)
+
+
+def test_running_cmn_makes_mfcc_gain_invariant(rng):
+    y = rng.standard_normal(16000) * np.hanning(16000)
+    a = features.running_cmn(features.mfcc(y, sr=16000, n_mfcc=13))[0]
+    b = features.running_cmn(features.mfcc(0.05 * y, sr=16000, n_mfcc=13))[0]
+    # a gain moves every log-mel band by the same dB, i.e. only c0, by a constant: removed
+    np.testing.assert_allclose(a, b, atol=1e-8)
+    assert np.abs(a).max() > 1
+
+
+def test_running_cmn_rejects_bad_arguments(rng):
+    C = rng.standard_normal((5, 3))
+    with pytest.raises(MinikwsError, match="window"):
+        features.running_cmn(C, window=0)
+    with pytest.raises(MinikwsError, match="C:"):
+        features.running_cmn(np.ones(4))
+    with pytest.raises(MinikwsError, match="state"):
+        features.running_cmn(C, state=(np.zeros(4), 3))
+    with pytest.raises(MinikwsError, match="state"):
+        features.running_cmn(C, state="nope")
+    with pytest.raises(MinikwsError, match="NaN"):
+        features.running_cmn(np.full((2, 3), np.nan))
+
+
 def test_delta_of_a_ramp_is_its_slope():
     C = np.arange(20.0)[:, None] * np.array([1.0, -2.0])
     np.testing.assert_allclose(features.delta(C, N=2)[2:-2], np.tile([1.0, -2.0], (16, 1)))
