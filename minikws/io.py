@@ -29,6 +29,7 @@ from minikws.errors import MinikwsError
 
 __all__ = [
     "FORMAT_VERSION",
+    "READABLE_VERSIONS",
     "ModelFileError",
     "Checkpoint",
     "save_npz",
@@ -39,7 +40,10 @@ __all__ = [
     "load_checkpoint",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this minikws reads. Version 1 (before the running CMN) had no "cmn_window" in the model
+# settings; such a model was trained on raw MFCCs, so it is read with cmn_window = 0.
+READABLE_VERSIONS = (1, 2)
 _RESERVED = ("format_version", "config")
 _MAX_BYTES = 2**31  # no minikws file is near 2 GiB; a header claiming more is hostile or broken
 _ALLOWED_KINDS = "fiub"  # float, signed/unsigned int, bool: never object, void, string
@@ -189,8 +193,9 @@ def load_npz(path, *, kind):
     version = arrays.pop("format_version")
     if version.shape != () or version.dtype.kind not in "iu":
         raise _fail(path, "not a minikws file (bad format_version)")
-    if int(version) != FORMAT_VERSION:
-        raise _fail(path, f"format version {int(version)}, this minikws reads version {FORMAT_VERSION}")
+    if int(version) not in READABLE_VERSIONS:
+        raise _fail(path, f"format version {int(version)}, this minikws reads versions "
+                          f"{', '.join(map(str, READABLE_VERSIONS))}")
     text = arrays.pop("config")
     if text.shape != () or text.dtype.kind != "U":
         raise _fail(path, "not a minikws file (config is not a text scalar)")
@@ -202,6 +207,8 @@ def load_npz(path, *, kind):
         raise _fail(path, "config is not a JSON object")
     if config.get("kind") != kind:
         raise _fail(path, f"holds a {config.get('kind')!r}, expected a {kind!r}")
+    if int(version) == 1 and isinstance(config.get("model"), dict):
+        config["model"].setdefault("cmn_window", 0)
     return config, arrays
 
 

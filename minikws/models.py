@@ -1,4 +1,5 @@
-r"""The keyword-spotting model: MFCC features -> normalisation -> stacked LSTM -> Linear -> softmax.
+r"""The keyword-spotting model: MFCC features -> running CMN -> normalisation -> stacked LSTM -> Linear ->
+softmax.
 
 This is the article's section 4.2 network (two LSTM layers, a fully connected layer and a softmax) as
 one object that also owns what is needed to use it on audio: the sample rate, the MFCC settings, the
@@ -7,7 +8,12 @@ label set and the per-coefficient normalisation statistics measured on the train
 Shape legend: T time steps (= F feature frames), B batch, K cepstral coefficients (the LSTM's input
 size D), H hidden units, C classes.
 
-For a batch of feature sequences :math:`x_{1..T}` (padded to the longest clip) the model computes
+The features :math:`x_t` are a clip's MFCC frames after the causal cepstral mean normalisation of
+eq. :eq:`mfcc-cmn-running` (:meth:`KWSModel.featurize`; ``cmn_window=0`` turns it off). The article
+feeds raw MFCCs; subtracting a running mean removes what a voice's timbre and a microphone add to every
+frame alike, which is what separates the voices in the held-out test split from those heard in
+training. For a batch of feature sequences :math:`x_{1..T}` (padded to the longest clip) the model
+computes
 
 .. math::
    :label: kws-model
@@ -81,7 +87,7 @@ class KWSCache(NamedTuple):
 
 
 class KWSModel:
-    """MFCC -> normalisation -> LSTM x num_layers -> Linear -> softmax, with its settings.
+    """MFCC -> running CMN -> normalisation -> LSTM x num_layers -> Linear -> softmax, with its settings.
 
     Parameters
     ----------
@@ -91,6 +97,11 @@ class KWSModel:
         Sample rate the model listens at; other rates are resampled by :meth:`predict_proba`.
     features : dict, optional
         Keywords of :func:`minikws.features.mfcc` (see :func:`default_feature_settings`, the default).
+    cmn_window : int
+        W of the causal cepstral mean normalisation applied to every clip's MFCC frames,
+        eq. :eq:`mfcc-cmn-running` (:func:`minikws.features.running_cmn`); 0 turns it off. The default,
+        100 frames (2 s at the default 20 ms hop), is longer than a command, so a clip is normalised by
+        the running mean of its own frames; a stream keeps adapting over about 2 s.
     hidden_size : int
         H, units per LSTM layer.
     num_layers : int
@@ -113,8 +124,8 @@ class KWSModel:
         Params "W" (H, C) and "b" (C,).
     """
 
-    def __init__(self, *, classes, sr=16000, features=None, hidden_size=64, num_layers=2, dropout=0.1,
-                 dtype=np.float32, seed=0, backend="auto"):
+    def __init__(self, *, classes, sr=16000, features=None, cmn_window=100, hidden_size=64, num_layers=2,
+                 dropout=0.1, dtype=np.float32, seed=0, backend="auto"):
         from minikws.nn import LSTM, Linear
 
         classes = tuple(classes)
@@ -126,6 +137,7 @@ class KWSModel:
         self.sr = check_positive_int("sr", sr, minimum=1000)
         self.features = self._check_features(default_feature_settings(self.sr) if features is None
                                              else features)
+        self.cmn_window = check_positive_int("cmn_window", cmn_window, minimum=0)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
@@ -167,7 +179,7 @@ class KWSModel:
     def get_config(self):
         """The settings that rebuild this model (JSON-serialisable dict); weights are in state_dict()."""
         return {"classes": list(self.classes), "sr": self.sr, "features": dict(self.features),
-                "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "cmn_window": self.cmn_window, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "dropout": self.dropout, "dtype": self.dtype.name, "seed": self.seed}
 
     @classmethod
@@ -175,7 +187,8 @@ class KWSModel:
         """Build an (untrained) model from :meth:`get_config`'s dict, validating every field."""
         if not isinstance(config, dict):
             raise MinikwsError("model config: expected a JSON object")
-        needed = ("classes", "sr", "features", "hidden_size", "num_layers", "dropout", "dtype", "seed")
+        needed = ("classes", "sr", "features", "cmn_window", "hidden_size", "num_layers", "dropout",
+                  "dtype", "seed")
         missing = [k for k in needed if k not in config]
         if missing:
             raise MinikwsError(f"model config: missing {missing}")
@@ -186,7 +199,7 @@ class KWSModel:
         if isinstance(config["seed"], bool) or not isinstance(config["seed"], int):
             raise MinikwsError("model config: seed must be an integer")
         return cls(classes=config["classes"], sr=config["sr"], features=config["features"],
-                   hidden_size=config["hidden_size"], num_layers=config["num_layers"],
+                   cmn_window=config["cmn_window"], hidden_size=config["hidden_size"], num_layers=config["num_layers"],
                    dropout=config["dropout"], dtype=np.dtype(config["dtype"]), seed=config["seed"],
                    backend=backend)
 
@@ -246,7 +259,7 @@ class KWSModel:
 
     # ------------------------------------------------------------------------------------ features
     def featurize(self, waveforms, *, sr=None):
-        """MFCC features of each clip, at the model's sample rate and settings.
+        """MFCC features of each clip, at the model's sample rate and settings, after the running CMN.
 
         Parameters
         ----------
@@ -258,10 +271,11 @@ class KWSModel:
         Returns
         -------
         list of ndarray (F_b, K)
-            In the model's dtype, not normalised (the model normalises in :meth:`forward_frames`).
+            In the model's dtype; mean-normalised per clip by eq. :eq:`mfcc-cmn-running` when
+            :attr:`cmn_window` > 0, but not standardised (the model does that in :meth:`forward_frames`).
         """
         from minikws.audio import resample
-        from minikws.features import mfcc
+        from minikws.features import mfcc, running_cmn
 
         clips = [waveforms] if isinstance(waveforms, np.ndarray) and waveforms.ndim == 1 else list(waveforms)
         sr = self.sr if sr is None else check_positive_int("sr", sr)
@@ -277,7 +291,10 @@ class KWSModel:
             if y.dtype.kind != "f":
                 raise MinikwsError(f"waveforms[{b}]: expected float samples in [-1, 1], got dtype {y.dtype}")
             y = resample(y, orig_sr=sr, target_sr=self.sr, name=f"waveforms[{b}]")
-            out.append(mfcc(y, sr=self.sr, **self.features).astype(self.dtype, copy=False))
+            C = mfcc(y, sr=self.sr, **self.features)
+            if self.cmn_window:
+                C = running_cmn(C, window=self.cmn_window)[0]
+            out.append(C.astype(self.dtype, copy=False))
         return out
 
     def fit_normalization(self, feats):
@@ -347,7 +364,7 @@ class KWSModel:
         Parameters
         ----------
         x : ndarray (T, B, K)
-            Raw (not normalised) MFCC frames, in the model's dtype.
+            Feature frames as :meth:`featurize` returns them (not standardised), in the model's dtype.
         state : list of (h, c), optional
             Per-layer LSTM states (B, H) to start from (streaming); zeros if None.
         train : bool
@@ -385,7 +402,7 @@ class KWSModel:
         Parameters
         ----------
         x : ndarray (T, B, K)
-            Zero-padded raw MFCC frames.
+            Zero-padded feature frames (:meth:`featurize`).
         lengths : ndarray of int (B,)
             Valid frames per clip, 1 <= lengths[b] <= T.
         train, rng
@@ -442,7 +459,8 @@ class KWSModel:
         Parameters
         ----------
         frames : ndarray (T, B, K)
-            The next raw MFCC frames of B streams.
+            The next feature frames of B streams (MFCC after the running CMN, carried on from the
+            previous chunk with :func:`minikws.features.running_cmn`'s ``state``).
         state : list of (h, c), optional
             What the previous call returned (None at the start of a stream).
 
@@ -476,7 +494,7 @@ class KWSModel:
         return self.predict_proba_features(feats, batch_size=batch_size)
 
     def predict_proba_features(self, feats, *, batch_size=64):
-        """Class probabilities from raw MFCC matrices (F_b, K) -> (B, C)."""
+        """Class probabilities from feature matrices (F_b, K) of :meth:`featurize` -> (B, C)."""
         from minikws.nn.losses import softmax
 
         batch_size = check_positive_int("batch_size", batch_size)

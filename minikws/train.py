@@ -484,8 +484,8 @@ def _split(dataset, subset):
     return dataset.select(subset)
 
 
-def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, features=None, config=None,
-                     checkpoint=None, resume=None, progress=None, log=None, dtype=np.float32,
+def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, features=None, cmn_window=100,
+                     config=None, checkpoint=None, resume=None, progress=None, log=None, dtype=np.float32,
                      backend="auto"):
     """Build a :class:`~minikws.models.KWSModel` for a data set and train it on its splits.
 
@@ -493,7 +493,7 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     ----------
     dataset : minikws.datasets.Dataset
         Its "train" clips are learnt from, its "validation" clips pick the best epoch and stop early.
-    hidden_size, num_layers, dropout, features, dtype, backend
+    hidden_size, num_layers, dropout, features, cmn_window, dtype, backend
         The model's settings (see :class:`~minikws.models.KWSModel`); ``features`` defaults to
         :func:`~minikws.models.default_feature_settings` at the data set's sample rate.
     config : TrainConfig, optional
@@ -517,7 +517,7 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     present = np.unique(train.labels)
     if len(present) < 2:
         raise MinikwsError(f"data: the training split holds {len(present)} class(es); need at least 2")
-    model = KWSModel(classes=dataset.classes, sr=int(dataset.sr), features=features,
+    model = KWSModel(classes=dataset.classes, sr=int(dataset.sr), features=features, cmn_window=cmn_window,
                      hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, dtype=dtype,
                      seed=config.seed, backend=backend)
     show = sys.stderr.isatty() if progress is None else bool(progress)

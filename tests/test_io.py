@@ -191,7 +191,7 @@ def test_someone_elses_npz(tmp_path):
     _one_line_error(path, exc)
 
 
-@pytest.mark.parametrize("version", [0, 2, 99])
+@pytest.mark.parametrize("version", [0, 3, 99])
 def test_other_format_versions(tmp_path, version):
     path = tmp_path / "m.npz"
     _write_raw_npz(path, {"format_version": np.array(version, dtype=np.int64),
@@ -293,3 +293,31 @@ def test_checkpoint_round_trip(tmp_path):
         np.testing.assert_array_equal(ck.model.state_dict()[k], v)
     with pytest.raises(mio.ModelFileError, match="holds a 'checkpoint'"):
         mio.load_model(path)
+
+
+def test_version_1_model_reads_as_a_model_without_cmn(tmp_path):
+    """Files written before the running CMN (format 1) load, and predict as they were trained: on raw
+    MFCCs. A version-2 file that lacks the setting is refused."""
+    from minikws.models import KWSModel
+
+    model = KWSModel(classes=["a", "b"], cmn_window=0, hidden_size=3, num_layers=1, seed=1)
+    model.mean[...] = 0.5
+    new = tmp_path / "new.npz"
+    mio.save_model(model, new)
+    with np.load(new, allow_pickle=False) as z:
+        stored = dict(z)
+    config = json.loads(str(stored["config"]))
+    del config["model"]["cmn_window"]
+    stored["config"] = np.array(json.dumps(config))
+    stored["format_version"] = np.array(1, dtype=np.int64)
+    old = tmp_path / "old.npz"
+    _write_raw_npz(old, stored)
+    back = mio.load_model(old)
+    assert back.cmn_window == 0
+    np.testing.assert_array_equal(back.mean, model.mean)
+    y = np.random.default_rng(0).standard_normal(4000) * 0.1
+    np.testing.assert_array_equal(back.featurize(y)[0], model.featurize(y)[0])
+    stored["format_version"] = np.array(2, dtype=np.int64)
+    _write_raw_npz(old, stored)
+    with pytest.raises(mio.ModelFileError, match="cmn_window"):
+        mio.load_model(old)

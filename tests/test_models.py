@@ -222,3 +222,20 @@ def test_clips_shorter_than_a_window_are_featurized_with_zero_centre_padding():
     assert [f.shape[0] for f in feats] == [1, 1, 2, 26]  # 1 + n // hop frames with centre padding
     p = m.predict_proba(clips)
     assert p.shape == (4, len(CLASSES)) and np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_featurize_applies_the_running_cmn_and_it_is_stored():
+    from minikws.features import mfcc, running_cmn
+
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal(6000) * 0.1).astype(np.float32)
+    on = KWSModel(classes=CLASSES, sr=8000, cmn_window=7, hidden_size=4, num_layers=1)
+    off = KWSModel(classes=CLASSES, sr=8000, cmn_window=0, hidden_size=4, num_layers=1)
+    raw = mfcc(y, sr=8000, **off.features)
+    np.testing.assert_array_equal(off.featurize(y)[0], raw.astype(np.float32))
+    np.testing.assert_allclose(on.featurize(y)[0], running_cmn(raw, window=7)[0], rtol=0, atol=1e-5)
+    # a gain on the clip moves only c0, by a constant, which the CMN removes
+    np.testing.assert_allclose(on.featurize(0.1 * y)[0], on.featurize(y)[0], atol=1e-4)
+    assert KWSModel.from_config(on.get_config()).cmn_window == 7
+    with pytest.raises(MinikwsError, match="cmn_window"):
+        KWSModel(classes=CLASSES, cmn_window=-1)

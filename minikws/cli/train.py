@@ -32,6 +32,8 @@ def add_parser(p):
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default: 1e-2)")
     p.add_argument("--batch-size", type=int, default=None, help="clips per step (default: 32)")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout probability (default: 0.1)")
+    p.add_argument("--cmn-window", type=int, default=100, metavar="FRAMES",
+                   help="running cepstral mean normalisation window; 0 turns it off (default: 100)")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy (0: never)")
     p.add_argument("--no-augment", action="store_true",
@@ -112,6 +114,7 @@ def run(args):
         raise MinikwsError(f"--out {out}: folder {os.path.dirname(os.path.abspath(out))} does not exist")
     check_positive_int("--hidden", args.hidden)
     check_positive_int("--layers", args.layers)
+    check_positive_int("--cmn-window", args.cmn_window, minimum=0)
     if args.resume and not os.path.isfile(args.resume):
         raise MinikwsError(f"--resume {args.resume}: no such checkpoint")
     if args.data is None:
@@ -125,8 +128,8 @@ def run(args):
     checkpoint = args.checkpoint or args.resume or _checkpoint_path(out)
     progress = False if args.no_progress else None
     model, trainer = train_on_dataset(
-        dataset, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout, config=config,
-        checkpoint=checkpoint, resume=args.resume, progress=progress, backend=args.backend)
+        dataset, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout,
+        cmn_window=args.cmn_window, config=config, checkpoint=checkpoint, resume=args.resume, progress=progress, backend=args.backend)
     io.save_model(model, out)
     print(f"model written to {out} ({model.num_parameters()} parameters, best epoch "
           f"{trainer.best_epoch}); checkpoint {checkpoint}")
