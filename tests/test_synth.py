@@ -168,3 +168,40 @@ def test_espeak_wrapper_and_its_errors():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(MinikwsError, match=match):
         datasets.synthesize_commands(cache=False, **kwargs)
+
+
+def _variant_settings(name):
+    """Formant frequency scales F1-F3 (percent), echo amplitude, voicing and breath of an espeak-ng
+    variant, read from its file in the data the espeakng-loader wheel ships."""
+    import espeakng_loader
+
+    path = os.path.join(espeakng_loader.get_data_path(), "voices", "!v", name)
+    out = {"formant": {1: 100, 2: 100, 3: 100}, "echo": 0, "voicing": 100, "breath": 0}
+    with open(path, errors="replace") as f:
+        for line in f:
+            words = line.split("//")[0].split()
+            if len(words) >= 3 and words[0] == "formant" and int(words[1]) in (1, 2, 3):
+                out["formant"][int(words[1])] = int(words[2])
+            elif len(words) >= 3 and words[0] == "echo":
+                out["echo"] = int(words[2])
+            elif len(words) >= 2 and words[0] == "voicing":
+                out["voicing"] = int(words[1])
+            elif len(words) >= 2 and words[0] == "breath":
+                out["breath"] = max(int(w) for w in words[1:])
+    return out
+
+
+def test_variants_follow_the_stated_human_voice_rule():
+    """The comment above synth.VARIANTS states the rule; check every listed variant against the
+    variant files, and that the rule is what drops "shelby" (F2 140 %, F1 90 %)."""
+    def human(v):
+        f = v["formant"]
+        return (all(80 <= f[k] <= 140 for k in (1, 2, 3))
+                and all(3 / 4 <= f[k + 1] / f[k] <= 4 / 3 for k in (1, 2))
+                and v["echo"] <= 20 and 30 <= v["voicing"] <= 250 and v["breath"] <= 20)
+
+    assert len(synth.VARIANTS) == len(set(synth.VARIANTS)) == 62
+    bad = [name for name in synth.VARIANTS if not human(_variant_settings(name))]
+    assert bad == []
+    shelby = _variant_settings("shelby")
+    assert shelby["formant"] == {1: 90, 2: 140, 3: 130} and not human(shelby)

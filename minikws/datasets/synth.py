@@ -40,15 +40,18 @@ UNKNOWN_WORDS = ("backward", "bed", "bird", "cat", "dog", "eight", "five", "foll
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
 ACCENTS = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc", "en-gb-x-gbclan",
            "en-gb-x-gbcwmd")
-# espeak-ng variants that sound like people: those whose variant file scales formants F1-F3 by 80-140 %,
-# adds an echo of amplitude <= 20, voicing of 30-250 % and breath <= 20 (robots, croaks, whispers,
-# heavy echoes and extreme formant shifts left out).
+# espeak-ng variants that sound like people: those whose variant file scales formants F1-F3 by
+# 80-140 % and moves them together (the scales of F1 and F2, and of F2 and F3, within a factor 4/3: a
+# longer or shorter vocal tract moves all formants alike, while a variant that raises F2 by 40 % and
+# lowers F1 by 10 %, as "shelby" does, turns vowels into other vowels), adds an echo of amplitude
+# <= 20, voicing of 30-250 % and breath <= 20 (robots, croaks, whispers, heavy echoes and extreme
+# formant shifts left out). tests/test_synth.py checks the list against the variant files.
 VARIANTS = ("Alex", "Andrea", "Annie", "Denis", "Diogo", "Gene", "Gene2", "Henrique", "Hugo", "Mario",
             "Mike", "Nguyen", "adam", "anika", "antonio", "aunty", "belinda", "benjamin", "ed",
             "edward", "edward2", "f1", "f2", "f3", "f4", "f5", "fast", "grandma", "grandpa", "ian",
             "iven2", "iven3", "iven4", "john", "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6",
             "linda", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "max", "michel", "miguel", "mike2",
-            "paul", "pedro", "quincy", "rob", "robert", "shelby", "steph", "steph2", "steph3", "victor")
+            "paul", "pedro", "quincy", "rob", "robert", "steph", "steph2", "steph3", "victor")
 NOISES = ("brown", "hum", "pink", "white")
 RATE_JITTER = 30   # an utterance's rate: the voice's own +- up to this many words per minute
 PITCH_JITTER = 12  # an utterance's pitch: the voice's own +- up to this many espeak pitch units
