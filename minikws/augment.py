@@ -13,6 +13,7 @@ The signal-to-noise ratio of a mixture ``y + a n`` is
 
 so the noise scale that achieves a target SNR is :math:`a = \\sqrt{P_y / (P_n 10^{SNR/10})}`.
 """
+import functools
 from fractions import Fraction
 
 import numpy as np
@@ -151,7 +152,21 @@ def speed_perturb(y, factor, *, max_denominator=100):
     ratio = Fraction(1.0 / float(factor)).limit_denominator(max_denominator)
     if ratio == 1:
         return y.copy()
-    return resample_poly(y, ratio.numerator, ratio.denominator).astype(y.dtype)
+    up, down = ratio.numerator, ratio.denominator
+    return resample_poly(y, up, down, window=_lowpass(up, down, y.dtype.str)).astype(y.dtype)
+
+
+@functools.lru_cache(maxsize=128)
+def _lowpass(up, down, dtype):
+    """resample_poly's own default filter for up/down (Kaiser-windowed sinc, beta 5, 10 zero crossings
+    per side of the slower rate), designed once per ratio: training draws the same few ratios for
+    thousands of clips, and designing the filter took a third of the time of a perturbation."""
+    from scipy.signal import firwin
+
+    rate = max(up, down)
+    h = firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(dtype)
+    h.setflags(write=False)
+    return h
 
 
 def spec_augment(features, *, rng, num_time_masks=2, max_time=10, num_freq_masks=1, max_freq=2,

@@ -74,6 +74,23 @@ def test_gain_in_decibels():
     assert augment.gain(y, 3.0).dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("factor", [0.9, 1.07, 1.1, 2.0])
+def test_speed_perturb_is_resample_poly_with_its_default_filter(dtype, factor):
+    """The cached filter must be exactly the one resample_poly designs itself."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    y = np.random.default_rng(4).standard_normal(3001).astype(dtype)
+    r = Fraction(1 / factor).limit_denominator(20)
+    expected = resample_poly(y, r.numerator, r.denominator).astype(dtype)
+    for _ in range(2):  # designed, then from the cache
+        out = augment.speed_perturb(y, factor, max_denominator=20)
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, expected)
+
+
 def test_speed_perturb_changes_length_and_pitch():
     sr = 16000
     t = np.arange(sr) / sr
