@@ -155,15 +155,15 @@ def length_batches(lengths, *, batch_size, rng, bucket_batches=16):
 
 
 def featurize_dataset(model, audio, *, sr, progress=False, desc="features"):
-    """MFCC matrices of every clip of a data set, computed once before training.
+    """Features of every clip of a data set (:meth:`KWSModel.featurize`), computed once before training.
 
-    Clips of equal length are featurized together in one batched call (the synthesized set's clips are
-    all 1 s long); the others one by one.
+    The same function as at prediction time, in chunks of 256 clips so that a progress bar can move
+    (within a chunk, clips of equal length are featurized in one batched call).
 
     Parameters
     ----------
     model : KWSModel
-        Supplies the sample rate and the MFCC settings.
+        Supplies the sample rate and the feature settings (MFCC, running CMN).
     audio : sequence of ndarray (S_n,)
     sr : int
         The clips' sample rate.
@@ -172,32 +172,13 @@ def featurize_dataset(model, audio, *, sr, progress=False, desc="features"):
     -------
     list of ndarray (F_n, K)
     """
-    from minikws.features import mfcc
-
-    feats = [None] * len(audio)
-    by_length = {}
-    if sr == model.sr:
-        for n, y in enumerate(audio):
-            by_length.setdefault(len(y), []).append(n)
-    groups = [idx for idx in by_length.values() if len(idx) > 1]
-    grouped = {n for idx in groups for n in idx}
+    feats = []
     bar = _progress_bar(total=len(audio), enabled=progress, desc=desc)
     try:
-        for idx in groups:
-            if np.asarray(audio[idx[0]]).dtype.kind != "f":
-                grouped.difference_update(idx)
-                continue
-            for start in range(0, len(idx), 256):  # bounded memory for the batched STFT
-                part = idx[start:start + 256]
-                Y = np.stack([np.asarray(audio[n], dtype=np.float32) for n in part])
-                M = mfcc(Y, sr=model.sr, **model.features).astype(model.dtype, copy=False)
-                for j, n in enumerate(part):
-                    feats[n] = np.ascontiguousarray(M[j])
-                bar.update(len(part))
-        for n, y in enumerate(audio):
-            if n not in grouped:
-                feats[n] = model.featurize([y], sr=sr)[0]
-                bar.update(1)
+        for start in range(0, len(audio), 256):
+            part = list(audio[start:start + 256])
+            feats.extend(model.featurize(part, sr=sr))
+            bar.update(len(part))
     finally:
         bar.close()
     return feats

@@ -203,3 +203,24 @@ def test_sigkill_and_resume_ends_with_identical_weights(tmp_path):
     for k in ca.model.state_dict():
         np.testing.assert_array_equal(ca.model.state_dict()[k], cb.model.state_dict()[k], err_msg=k)
     assert ca.history["train_loss"] == cb.history["train_loss"]
+
+
+@pytest.mark.parametrize("cmn_window", [0, 5])
+def test_training_features_are_the_prediction_features(cmn_window):
+    """featurize_dataset (training) batches equal-length clips; a model must see in training exactly
+    what KWSModel.featurize gives it at prediction time, one clip at a time."""
+    from minikws.train import featurize_dataset
+
+    model = KWSModel(classes=CLASSES, sr=8000, features=FEATURES, cmn_window=cmn_window,
+                     hidden_size=4, num_layers=1)
+    rng = np.random.default_rng(5)
+    clips = [(rng.standard_normal(n) * 0.1).astype(np.float32) for n in (4000, 4000, 2500, 4000, 300)]
+    batched = featurize_dataset(model, clips, sr=8000)
+    for y, f in zip(clips, batched):
+        alone = model.featurize(y)[0]
+        assert f.shape == alone.shape and f.dtype == np.float32
+        np.testing.assert_allclose(f, alone, rtol=0, atol=1e-5 * np.abs(alone).max())
+    # at another rate, the clips are resampled first, the same way
+    up = [np.repeat(y, 2) for y in clips[:2]]
+    np.testing.assert_allclose(featurize_dataset(model, up, sr=16000)[0], model.featurize(up[0], sr=16000)[0],
+                               rtol=0, atol=1e-4)
