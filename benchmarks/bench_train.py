@@ -3,7 +3,8 @@
 Both sides get the same waveforms, splits, MFCC settings, model size (LSTM x layers -> Linear, the label
 read at each clip's last valid frame), batch size, epochs, batch composition (the same length buckets
 from the same seeds), optimizer (AdamW, warm-up + cosine, clipping at 5) and dropout. Wall time includes
-feature extraction: minikws.features.mfcc on one side, librosa.feature.mfcc on the other. PyTorch runs
+feature extraction: minikws.features.mfcc on one side, librosa.feature.mfcc on the other (both
+followed by the same running CMN, minikws.features.running_cmn, unless --cmn-window 0). PyTorch runs
 in a process of its own with the reference environment (torch is not a minikws dependency).
 
     python benchmarks/bench_train.py                       # built-in synthesized commands
@@ -34,6 +35,7 @@ def torch_worker(data_path, settings_path):
     import librosa
     import torch
 
+    from minikws.features import running_cmn  # numpy only, like length_batches
     from minikws.train import length_batches  # numpy only: the same batches as the minikws side
 
     t0 = time.perf_counter()
@@ -56,7 +58,10 @@ def torch_worker(data_path, settings_path):
                                      n_mels=feat["n_mels"], fmin=feat.get("fmin", 0.0),
                                      fmax=feat.get("fmax"))
             for j, n in enumerate(part):
-                feats[n] = np.ascontiguousarray(M[j].T.astype(np.float32))  # (F, K)
+                F = M[j].T  # (F, K)
+                if s["cmn_window"]:  # the same running CMN as KWSModel (NumPy; no torch involved)
+                    F = running_cmn(F, window=s["cmn_window"])[0]
+                feats[n] = np.ascontiguousarray(F.astype(np.float32))
     t_feat = time.perf_counter() - t0
 
     tr = np.flatnonzero(subset == "train")
@@ -147,7 +152,7 @@ def run_minikws(dataset, args, settings):
                          min_lr_ratio=settings["min_lr_ratio"], weight_decay=settings["weight_decay"],
                          clip_norm=settings["clip_norm"], spec_augment=False, wave_augment=False)
     model = KWSModel(classes=dataset.classes, sr=dataset.sr, features=settings["features"],
-                     hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout, seed=args.seed,
+                     cmn_window=settings["cmn_window"], hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout, seed=args.seed,
                      backend=args.backend)
     train, val = dataset.select("train"), dataset.select("validation")
     ftr = featurize_dataset(model, train.audio, sr=dataset.sr)
@@ -173,6 +178,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=4e-3)
     p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--cmn-window", type=int, default=100,
+                   help="running CMN window in frames on both sides, 0 = off (default: KWSModel's 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (minikws: BLAS default)")
     p.add_argument("--backend", default="auto", help="minikws LSTM backend")
@@ -195,6 +202,7 @@ def main():
         dataset = datasets.synthesize_commands(seed=args.seed, **kw)
     t_data = time.perf_counter() - t0
     settings = {"sr": int(dataset.sr), "features": default_feature_settings(int(dataset.sr)),
+                "cmn_window": args.cmn_window,
                 "hidden": args.hidden, "layers": args.layers, "dropout": args.dropout,
                 "num_classes": len(dataset.classes), "epochs": args.epochs, "batch_size": args.batch_size,
                 "lr": args.lr, "weight_decay": 1e-2, "warmup_epochs": 1.0, "min_lr_ratio": 0.02,
@@ -202,8 +210,9 @@ def main():
     counts = {s: int((dataset.subset == s).sum()) for s in ("train", "validation", "test")}
     print(f"data: {len(dataset.audio)} clips, {len(dataset.classes)} classes, {dataset.sr} Hz, {counts} "
           f"(loaded/synthesized in {t_data:.1f}s, not timed below)")
-    print(f"model: MFCC {settings['features']['n_mfcc']} -> LSTM {args.hidden} x {args.layers} -> Linear; "
-          f"batch {args.batch_size}, {args.epochs} epochs, AdamW lr {args.lr}")
+    print(f"model: MFCC {settings['features']['n_mfcc']} -> running CMN {args.cmn_window} -> LSTM "
+          f"{args.hidden} x {args.layers} -> Linear; batch {args.batch_size}, {args.epochs} epochs, "
+          f"AdamW lr {args.lr}")
 
     results = {"minikws": run_minikws(dataset, args, settings)}
     if os.path.exists(args.ref_python):
