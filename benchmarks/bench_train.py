@@ -152,8 +152,8 @@ def run_minikws(dataset, args, settings):
                          min_lr_ratio=settings["min_lr_ratio"], weight_decay=settings["weight_decay"],
                          clip_norm=settings["clip_norm"], spec_augment=False, wave_augment=False)
     model = KWSModel(classes=dataset.classes, sr=dataset.sr, features=settings["features"],
-                     cmn_window=settings["cmn_window"], hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout, seed=args.seed,
-                     backend=args.backend)
+                     cmn_window=settings["cmn_window"], hidden_size=args.hidden, num_layers=args.layers,
+                     dropout=args.dropout, seed=args.seed, backend=args.backend)
     train, val = dataset.select("train"), dataset.select("validation")
     ftr = featurize_dataset(model, train.audio, sr=dataset.sr)
     fva = featurize_dataset(model, val.audio, sr=dataset.sr)

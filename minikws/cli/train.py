@@ -129,7 +129,8 @@ def run(args):
     progress = False if args.no_progress else None
     model, trainer = train_on_dataset(
         dataset, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout,
-        cmn_window=args.cmn_window, config=config, checkpoint=checkpoint, resume=args.resume, progress=progress, backend=args.backend)
+        cmn_window=args.cmn_window, config=config, checkpoint=checkpoint, resume=args.resume,
+        progress=progress, backend=args.backend)
     io.save_model(model, out)
     print(f"model written to {out} ({model.num_parameters()} parameters, best epoch "
           f"{trainer.best_epoch}); checkpoint {checkpoint}")
