@@ -6,12 +6,18 @@ What is timed (float32, time-major, a 2-layer LSTM with D = 40 inputs, as in key
 - a training step: forward and backward through both layers, B = 32, T = 100, H = 64, 128, 256
   (the loss is sum(h), so the upstream gradient is ones; torch's input needs no gradient);
 - streaming inference: forward over T = 100 frames of one stream (B = 1), H = 128, without a cache
-  (minikws: LSTMStream.feed, i.e. the kernel's lstm_infer; torch: under no_grad).
+  (minikws: LSTMStream.feed, i.e. the kernel's lstm_infer; torch: under no_grad), once as one call
+  over the 100 frames and once as a live stream gets them, one call per frame with the state carried
+  (LSTMStream.feed of one frame; torch: m(x[t:t+1], state)).
 minikws runs in this interpreter. torch runs in a process of its own (by default /work/venv-ref's
 python, or --torch-python): on 2 cores torch's OpenMP pool and OpenBLAS's threads slow each other down
 when both live in one process. The rounds alternate torch and minikws, and every figure is the median
 of all repeats. GFLOP/s counts the matrix products only (2 T B (D + H) 4H per layer forward, twice
-that backward); the ceiling is this machine's rate on a large float32 matrix product.
+that backward); the ceiling is this machine's rate on a large float32 matrix product. The script also
+prints the rate a B = 1 forward 10x faster than the NumPy backend would need, as a share of that
+ceiling (at B = 1 the per-step product is a matrix-vector product: each weight is read once per step
+from cache and used once, so it cannot come near the ceiling of a large GEMM, which reuses each
+weight it loads many times).
 
 A second table times the Cython backend with OpenBLAS limited to 1 thread and with 2 threads (each in
 a subprocess with OPENBLAS_NUM_THREADS set), to show whether the per-step products gain from threads.
@@ -57,7 +63,8 @@ def median_time(f, repeats, warmup=2):
     for _ in range(repeats):
         t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
     return ts
-out = {"version": torch.__version__, "threads": torch.get_num_threads(), "train": {}, "stream": None}
+out = {"version": torch.__version__, "threads": torch.get_num_threads(), "train": {}, "stream": None,
+       "frames": None}
 for H in cfg["hidden"]:
     m = torch.nn.LSTM(cfg["D"], H, num_layers=cfg["layers"])
     x = torch.randn(cfg["T"], cfg["B"], cfg["D"])
@@ -70,6 +77,11 @@ m = torch.nn.LSTM(cfg["D"], cfg["stream_h"], num_layers=cfg["layers"])
 x = torch.randn(cfg["T"], 1, cfg["D"])
 with torch.no_grad():
     out["stream"] = median_time(lambda: m(x), cfg["repeats"] * 5, warmup=5)
+    def by_frame():
+        state = None
+        for t in range(cfg["T"]):
+            _, state = m(x[t:t + 1], state)
+    out["frames"] = median_time(by_frame, cfg["repeats"], warmup=2)
 print(json.dumps(out))
 """
 
@@ -130,12 +142,26 @@ def stream_fn(params, x, backend):
     return run
 
 
+def frames_fn(params, x, backend):
+    """The live case: the frames arrive one at a time, one feed call each."""
+    from minikws.streaming import LSTMStream
+
+    stream = LSTMStream(params, backend=backend)
+
+    def run():
+        stream.reset()
+        for t in range(x.shape[0]):
+            stream.feed(x[t:t + 1])
+
+    return run
+
+
 def time_minikws(backends, repeats, hidden):
     """{backend: {"train": {H: [s]}, "stream": [s]}} for the given backends, in this process."""
     rng = np.random.default_rng(0)
     out = {}
     for backend in backends:
-        res = {"train": {}, "stream": None}
+        res = {"train": {}, "stream": None, "frames": None}
         for H in hidden:
             params = make_params(H, rng)
             x = rng.standard_normal((T, B, D)).astype(np.float32)
@@ -144,6 +170,7 @@ def time_minikws(backends, repeats, hidden):
         params = make_params(STREAM_H, rng)
         x = rng.standard_normal((T, 1, D)).astype(np.float32)
         res["stream"] = sample(stream_fn(params, x, backend), repeats * 5, warmup=5)
+        res["frames"] = sample(frames_fn(params, x, backend), repeats, warmup=2)
         out[backend] = res
     return out
 
@@ -182,6 +209,7 @@ def merge(into, new):
     for H, ts in new["train"].items():
         into.setdefault("train", {}).setdefault(H, []).extend(ts)
     into.setdefault("stream", []).extend(new["stream"])
+    into.setdefault("frames", []).extend(new["frames"])
     for k in ("version", "threads"):
         if k in new:
             into[k] = new[k]
@@ -191,7 +219,7 @@ def worker(args):
     """--worker: time the Cython backend only and print JSON (for the thread-count table)."""
     res = time_minikws(["cython"], args.repeats, args.hidden)["cython"]
     print(json.dumps({"train": {str(k): v for k, v in res["train"].items()},
-                      "stream": res["stream"]}))
+                      "stream": res["stream"], "frames": res["frames"]}))
 
 
 def thread_study(args):
@@ -283,6 +311,8 @@ def main(argv=None):
              for H in args.hidden]
     cases.append((f"stream B=1 T={T} H={STREAM_H} fwd", lstm_flops(STREAM_H, 1, False),
                   lambda r: r["stream"]))
+    cases.append((f"stream B=1 H={STREAM_H}, {T} frames fed one by one", lstm_flops(STREAM_H, 1, False),
+                  lambda r: r["frames"]))
     for label, flops, get in cases:
         t = {n: med(get(results[n])) for n in names}
         cells = [f"{t[n] * 1e3:.2f} | {flops / t[n] / 1e9:.1f}" for n in names]
@@ -292,6 +322,11 @@ def main(argv=None):
     if "cython" in backends and "numpy" in backends:
         ratio = med(ours["numpy"]["stream"]) / med(ours["cython"]["stream"])
         print(f"\nstreaming B=1: Cython is {ratio:.1f}x faster than the NumPy backend")
+        ratio = med(ours["numpy"]["frames"]) / med(ours["cython"]["frames"])
+        print(f"streaming B=1, frames fed one by one: Cython is {ratio:.1f}x faster than the NumPy backend")
+        need = lstm_flops(STREAM_H, 1, False) / (med(ours["numpy"]["stream"]) / 10) / 1e9
+        print(f"a B=1 forward 10x faster than the NumPy backend's would run at {need:.0f} GFLOP/s, "
+              f"{need / ceiling:.0%} of the large-GEMM ceiling")
 
     if "cython" in backends and not args.quick:
         print("\nCython backend with OpenBLAS limited to 1 or 2 threads (subprocesses):\n")
