@@ -465,9 +465,9 @@ def _split(dataset, subset):
     return dataset.select(subset)
 
 
-def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, features=None, cmn_window=100,
-                     config=None, checkpoint=None, resume=None, progress=None, log=None, dtype=np.float32,
-                     backend="auto"):
+def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, features=None,
+                     cmn_window=100, config=None, checkpoint=None, resume=None, progress=None, log=None,
+                     dtype=np.float32, backend="auto"):
     """Build a :class:`~minikws.models.KWSModel` for a data set and train it on its splits.
 
     Parameters
@@ -498,9 +498,9 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     present = np.unique(train.labels)
     if len(present) < 2:
         raise MinikwsError(f"data: the training split holds {len(present)} class(es); need at least 2")
-    model = KWSModel(classes=dataset.classes, sr=int(dataset.sr), features=features, cmn_window=cmn_window,
-                     hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, dtype=dtype,
-                     seed=config.seed, backend=backend)
+    model = KWSModel(classes=dataset.classes, sr=int(dataset.sr), features=features,
+                     cmn_window=cmn_window, hidden_size=hidden_size, num_layers=num_layers,
+                     dropout=dropout, dtype=dtype, seed=config.seed, backend=backend)
     show = sys.stderr.isatty() if progress is None else bool(progress)
     ftrain = featurize_dataset(model, train.audio, sr=dataset.sr, progress=show, desc="features (train)")
     fval = featurize_dataset(model, val.audio, sr=dataset.sr, progress=show, desc="features (val)")
