@@ -1,5 +1,4 @@
-r"""The keyword-spotting model: MFCC features -> running CMN -> normalisation -> stacked LSTM -> Linear ->
-softmax.
+r"""The keyword-spotting model: MFCC -> running CMN -> normalisation -> stacked LSTM -> Linear -> softmax.
 
 This is the article's section 4.2 network (two LSTM layers, a fully connected layer and a softmax) as
 one object that also owns what is needed to use it on audio: the sample rate, the MFCC settings, the
@@ -11,8 +10,8 @@ size D), H hidden units, C classes.
 The features :math:`x_t` are a clip's MFCC frames after the causal cepstral mean normalisation of
 eq. :eq:`mfcc-cmn-running` (:meth:`KWSModel.featurize`; ``cmn_window=0`` turns it off). The article
 feeds raw MFCCs; subtracting a running mean removes what a voice's timbre and a microphone add to every
-frame alike, so that voices never heard in training look more like those that were. For a batch of feature sequences :math:`x_{1..T}` (padded to the longest clip) the model
-computes
+frame alike, so that voices never heard in training look more like those that were. For a batch of
+feature sequences :math:`x_{1..T}` (padded to the longest clip) the model computes
 
 .. math::
    :label: kws-model
@@ -179,7 +178,8 @@ class KWSModel:
         """The settings that rebuild this model (JSON-serialisable dict); weights are in state_dict()."""
         return {"classes": list(self.classes), "sr": self.sr, "features": dict(self.features),
                 "cmn_window": self.cmn_window, "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers, "dropout": self.dropout, "dtype": self.dtype.name, "seed": self.seed}
+                "num_layers": self.num_layers, "dropout": self.dropout, "dtype": self.dtype.name,
+                "seed": self.seed}
 
     @classmethod
     def from_config(cls, config, *, backend="auto"):
@@ -199,8 +199,8 @@ class KWSModel:
             raise MinikwsError("model config: seed must be an integer")
         return cls(classes=config["classes"], sr=config["sr"], features=config["features"],
                    cmn_window=config["cmn_window"], hidden_size=config["hidden_size"],
-                   num_layers=config["num_layers"], dropout=config["dropout"], dtype=np.dtype(config["dtype"]), seed=config["seed"],
-                   backend=backend)
+                   num_layers=config["num_layers"], dropout=config["dropout"],
+                   dtype=np.dtype(config["dtype"]), seed=config["seed"], backend=backend)
 
     # ---------------------------------------------------------------------------------- parameters
     @property
