@@ -360,7 +360,8 @@ class Trainer:
         ck = load_checkpoint(path)
         if ck.model.get_config() != self.model.get_config():
             raise MinikwsError(f"{os.fspath(path)}: checkpoint is of a model with other settings "
-                               f"({ck.model.get_config()}); use the same --hidden/--layers/data")
+                               f"({ck.model.get_config()}); use the same --hidden/--layers/"
+                               "--cmn-window/data")
         old = {k: v for k, v in ck.trainer.items() if k != "best_epoch"}
         if old != record:
             diff = sorted(k for k in set(old.get("config", {})) | set(record["config"])

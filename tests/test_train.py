@@ -137,6 +137,14 @@ def test_resume_with_other_settings_or_data_is_refused(tmp_path):
         run(quiet(epochs=1, lr=5e-3), resume=ckpt)
     with pytest.raises(MinikwsError, match="training data"):
         run(quiet(epochs=1), resume=ckpt, data_seed=7)
+    # a model with other settings (here: no running CMN) never takes the checkpoint's weights
+    other = KWSModel(classes=CLASSES, sr=8000, features=FEATURES, hidden_size=12, num_layers=2,
+                     cmn_window=0)
+    ftr, ytr = toy_data(96, 0)
+    fva, yva = toy_data(30, 1)
+    trainer = Trainer(other, quiet(epochs=1), progress=False, log=lambda s: None)
+    with pytest.raises(MinikwsError, match="other settings.*--cmn-window"):
+        trainer.fit(ftr, ytr, fva, yva, resume=ckpt)
 
 
 def test_bad_config():
