@@ -121,6 +121,8 @@ def test_users_mistakes_are_one_line_exit_2(trained, capsys, tmp_path):
     out = os.fspath(tmp_path / "m.npz")
     _user_error(["train", "--data", os.fspath(tmp_path / "nope"), "--out", out], capsys, "nope")
     _user_error(["train", "--data", os.fspath(data), "--out", out, "--hidden", "0"], capsys, "--hidden")
+    _user_error(["train", "--data", os.fspath(data), "--out", out, "--cmn-window", "-1"], capsys,
+                "--cmn-window")
     _user_error(["train", "--data", os.fspath(data), "--out", os.fspath(tmp_path / "no" / "m.npz")],
                 capsys, "does not exist")
     _user_error(["train", "--data", os.fspath(data), "--out", out, "--resume", os.fspath(hostile)],
