@@ -80,6 +80,14 @@ def _check_signal(name, y):
     return y
 
 
+def _check_frames(C):
+    """C as a float feature array (..., F, K): frames along axis -2, coefficients along -1."""
+    C = check_float_array("C", C)
+    if C.ndim < 2:
+        raise MinikwsError(f"C: expected shape (..., F, K), got {C.shape}")
+    return C
+
+
 def _check_real(name, value, minimum=None, allow_none=False):
     if value is None and allow_none:
         return None
@@ -691,9 +699,7 @@ def delta(C, *, N=2, order=1):
     -------
     ndarray (..., F, K)
     """
-    C = check_float_array("C", C)
-    if C.ndim < 2:
-        raise MinikwsError(f"C: expected shape (..., F, K), got {C.shape}")
+    C = _check_frames(C)
     N = check_positive_int("N", N)
     order = check_positive_int("order", order)
     F = C.shape[-2]
@@ -732,9 +738,7 @@ def cmvn(C, *, lengths=None, variance=True, eps=1e-8):
     -------
     ndarray (..., F, K)
     """
-    C = check_float_array("C", C)
-    if C.ndim < 2:
-        raise MinikwsError(f"C: expected shape (..., F, K), got {C.shape}")
+    C = _check_frames(C)
     F = C.shape[-2]
     if lengths is None:
         mask = np.ones(C.shape[:-1] + (1,), dtype=C.dtype)
@@ -801,9 +805,7 @@ def running_cmn(C, *, window=100, state=None):
            [1., 0.],
            [2., 0.]])
     """
-    C = check_float_array("C", C)
-    if C.ndim < 2:
-        raise MinikwsError(f"C: expected shape (..., F, K), got {C.shape}")
+    C = _check_frames(C)
     W = check_positive_int("window", window)
     lead, F = C.shape[:-2], C.shape[-2]
     if state is None:
