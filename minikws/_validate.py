@@ -68,3 +68,49 @@ def check_positive_int(name, value, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise MinikwsError(f"{name}: expected an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_real(name, value, *, low=None, high=None, high_open=False, allow_none=False):
+    """Return ``value`` as float if it is a finite real number in [low, high] (or [low, high)).
+
+    ``low`` or ``high`` of None leaves that side open; ``allow_none`` lets ``None`` through unchanged.
+    Booleans are refused: ``True`` is an int to Python but never a meant number.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise MinikwsError(f"{name}: expected a number, got {value!r}")
+    v = float(value)
+    ok = np.isfinite(v) and (low is None or v >= low) and (
+        high is None or (v < high if high_open else v <= high))
+    if not ok:
+        if low is not None and high is not None:
+            want = f"a number in [{low:g}, {high:g}{')' if high_open else ']'}"
+        elif low is not None:
+            want = f"a finite number >= {low:g}"
+        elif high is not None:
+            want = f"a finite number {'<' if high_open else '<='} {high:g}"
+        else:
+            want = "a finite number"
+        raise MinikwsError(f"{name}: expected {want}, got {value!r}")
+    return v
+
+
+def check_rng(rng, *, name="rng"):
+    """Return ``rng`` if it is a ``numpy.random.Generator``.
+
+    ``None`` is refused on purpose: randomness in minikws always comes from a generator the caller
+    made with an explicit seed (``numpy.random.default_rng(seed)``), so that a run can be repeated.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise MinikwsError(
+            f"{name}: expected a numpy.random.Generator (numpy.random.default_rng(seed)), "
+            f"got {type(rng).__name__}")
+    return rng
+
+
+def check_seed(name, value):
+    """Return ``value`` as int if it is a seed numpy accepts: an integer in [0, 2**63)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**63:
+        raise MinikwsError(f"{name}: expected an integer seed in [0, 2**63), got {value!r}")
+    return int(value)
