@@ -8,6 +8,7 @@ delivered a complete request line and headers within ``header_timeout`` seconds 
 previous answer) is closed.
 """
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -219,6 +220,8 @@ def run(model_path, *, host="127.0.0.1", port=8000, name=None, token=None, max_b
     sock = bind(host, port)  # here, so that a busy port is one line of error rather than uvicorn's exit
     if workers > 1:
         # As uvicorn.run does it: the worker processes share the one listening socket.
-        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+        # (Older uvicorn releases also want the function each worker runs.)
+        extra = {"target": uvicorn.Server(config).run} if "target" in inspect.signature(Multiprocess).parameters else {}
+        Multiprocess(config, sockets=[sock], **extra).run()
     else:
         uvicorn.Server(config).run(sockets=[sock])

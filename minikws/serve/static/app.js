@@ -12,7 +12,8 @@ const auth = new URLSearchParams(location.search).get("access_token");
 const authQuery = auth ? "?access_token=" + encodeURIComponent(auth) : "";
 const $ = (id) => document.getElementById(id);
 
-const state = {
+// Also window.minikwsState, for anyone curious in the browser console.
+const state = window.minikwsState = {
   info: null,        // GET /model
   colours: [],
   history: [],       // {t, probs}

@@ -59,6 +59,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     super();
     const { targetRate, chunkSamples } = options.processorOptions;
     this.resampler = new Resampler(sampleRate, targetRate);  // sampleRate: the context's, a global here
+    this.chunkSamples = chunkSamples;
     this.chunk = new Int16Array(chunkSamples);
     this.filled = 0;
   }
@@ -72,9 +73,10 @@ class CaptureProcessor extends AudioWorkletProcessor {
       for (const y of this.resampler.push(mono)) {
         const s = Math.max(-1, Math.min(1, y));
         this.chunk[this.filled++] = Math.max(-32768, Math.min(32767, Math.round(s * 32768)));
-        if (this.filled === this.chunk.length) {
+        if (this.filled === this.chunkSamples) {
+          // Transferred, not copied: the buffer (and this.chunk's length) is gone from here after.
           this.port.postMessage(this.chunk.buffer, [this.chunk.buffer]);
-          this.chunk = new Int16Array(this.chunk.length);
+          this.chunk = new Int16Array(this.chunkSamples);
           this.filled = 0;
         }
       }
