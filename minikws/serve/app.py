@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
 
 from minikws._validate import check_positive_int, check_real
 from minikws.audio import AudioError, decode_wav
@@ -278,18 +279,27 @@ class _Service:
         if self.metrics.streams_open >= self.max_streams:
             await ws.close(code=1013, reason="too many streams; try again later")
             return
-        await ws.accept()
-        self.metrics.stream_opened()
+        self.metrics.stream_opened()  # before the first await, so that concurrent handshakes count
         try:
+            await ws.accept()
             await self._stream(ws)
         except _StreamError as exc:
-            await ws.send_json({"type": "error", "error": str(exc)})
-            await ws.close(code=exc.code, reason=str(exc)[:120])
+            await self._close(ws, {"type": "error", "error": str(exc)}, exc.code, str(exc)[:120])
         except asyncio.TimeoutError:
-            await ws.send_json({"type": "error", "error": f"nothing received for {self.idle_timeout:g} s"})
-            await ws.close(code=1008, reason="idle")
+            await self._close(ws, {"type": "error", "error": f"nothing received for {self.idle_timeout:g} s"},
+                              1008, "idle")
+        except WebSocketDisconnect:  # the client went away while we were answering
+            pass
         finally:
             self.metrics.stream_closed()
+
+    @staticmethod
+    async def _close(ws, message, code, reason):
+        try:
+            await ws.send_json(message)
+            await ws.close(code=code, reason=reason)
+        except WebSocketDisconnect:
+            pass
 
     async def _receive(self, ws):
         message = await asyncio.wait_for(ws.receive(), self.idle_timeout)
