@@ -57,7 +57,9 @@ def num_frames(n_samples, *, n_fft=512, hop_length=160, center=True):
     n_samples : int or ndarray of int (B,)
         Clip lengths S (the true lengths of zero-padded clips, to build masks).
     n_fft, hop_length : int
-        Frame length N and hop h in samples.
+        Frame length N and hop h in samples. The defaults are :func:`mfcc`'s (a 10 ms hop at 16 kHz);
+        the model's features use a 20 ms hop (``hop_length=320`` at 16 kHz, see
+        :func:`minikws.models.default_feature_settings`).
     center : bool
         Whether the clip is padded by ``n_fft // 2`` on both sides first.
 
