@@ -77,9 +77,10 @@ def mfcc_batch(y, *, sr=16000, n_mfcc=13, n_fft=512, hop_length=160, win_length=
     ----------
     y : ndarray (..., S)
         float32 or float64 waveforms, e.g. (S,) or (B, S); the computation runs in this dtype.
-    sr, n_mfcc, n_fft, hop_length, win_length, window, center, pad_mode, power, n_mels, fmin, fmax, \
-htk, mel_norm, dct_type, norm, lifter, top_db, amin
+    sr, n_mfcc, n_fft, hop_length, win_length, window, center, pad_mode, power
         As in :func:`~minikws.features.mfcc`, with the same defaults.
+    n_mels, fmin, fmax, htk, mel_norm, dct_type, norm, lifter, top_db, amin
+        Likewise.
 
     Returns
     -------
