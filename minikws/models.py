@@ -33,6 +33,9 @@ import numpy as np
 
 from minikws._validate import check_float_array, check_positive_int
 from minikws.errors import MinikwsError
+from minikws.nn import LSTM, Linear
+from minikws.nn.layers import dropout_backward, dropout_forward
+from minikws.nn.losses import softmax, softmax_cross_entropy
 
 __all__ = [
     "default_feature_settings",
@@ -124,8 +127,6 @@ class KWSModel:
 
     def __init__(self, *, classes, sr=16000, features=None, cmn_window=100, hidden_size=64, num_layers=2,
                  dropout=0.1, dtype=np.float32, seed=0, backend="auto"):
-        from minikws.nn import LSTM, Linear
-
         classes = tuple(classes)
         if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
             raise MinikwsError(f"classes: expected at least 2 non-empty names, got {classes!r}")
@@ -369,8 +370,6 @@ class KWSModel:
         return self.lstm.forward(xn, state=state, train=use_dropout)
 
     def _head(self, h, train, rng):
-        from minikws.nn.layers import dropout_forward
-
         h, drop = dropout_forward(h, self.dropout, rng, train=train and self.dropout > 0)
         return self.fc.forward(h), drop
 
@@ -407,8 +406,6 @@ class KWSModel:
         dx : ndarray (T, B, K)
             Gradient with respect to the raw input frames (through the normalisation).
         """
-        from minikws.nn.layers import dropout_backward
-
         dh = dropout_backward(self.fc.backward(dlogits), cache.drop)
         return self.lstm.backward(dh) / self.std
 
@@ -450,8 +447,6 @@ class KWSModel:
         -------
         dx : ndarray (T, B, K)
         """
-        from minikws.nn.layers import dropout_backward
-
         dh_last = dropout_backward(self.fc.backward(dlogits), cache.drop)
         dh = np.zeros((cache.T, cache.B, self.hidden_size), dtype=dh_last.dtype)
         dh[cache.lengths - 1, np.arange(cache.B)] = dh_last  # only the read-out frame receives gradient
@@ -459,8 +454,6 @@ class KWSModel:
 
     def loss(self, x, lengths, targets, *, train=False, rng=None):
         """Mean softmax cross-entropy of the utterance logits -> (loss, logits (B, C), dlogits, cache)."""
-        from minikws.nn.losses import softmax_cross_entropy
-
         logits, cache = self.forward(x, lengths, train=train, rng=rng)
         loss, dlogits = softmax_cross_entropy(logits, np.asarray(targets, dtype=np.int64))
         return loss, logits, dlogits, cache
@@ -485,8 +478,6 @@ class KWSModel:
         probs : ndarray (T, B, C)
         state : list of (h, c)
         """
-        from minikws.nn.losses import softmax
-
         logits, state, _ = self.forward_frames(frames, state=state, train=False)
         return softmax(logits, axis=-1), state
 
@@ -509,19 +500,24 @@ class KWSModel:
         feats = self.featurize(waveforms, sr=sr)
         return self.predict_proba_features(feats, batch_size=batch_size)
 
-    def predict_proba_features(self, feats, *, batch_size=64):
-        """Class probabilities from feature matrices (F_b, K) of :meth:`featurize` -> (B, C)."""
-        from minikws.nn.losses import softmax
+    def logits_features(self, feats, *, batch_size=64):
+        """Utterance logits from feature matrices (F_b, K) of :meth:`featurize` -> (B, C).
 
+        Clips are sorted by length and run ``batch_size`` at a time, so that little padding is wasted;
+        row b is clip b's :math:`z_{\\ell_b}` whatever batch it ran in.
+        """
         batch_size = check_positive_int("batch_size", batch_size)
         order = np.argsort([f.shape[0] for f in feats], kind="stable")
         out = np.zeros((len(feats), self.num_classes), dtype=self.dtype)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             x, lengths = self.pad([feats[i] for i in idx], dtype=self.dtype)
-            logits, _ = self.forward(x, lengths, train=False)
-            out[idx] = softmax(logits, axis=-1)
+            out[idx], _ = self.forward(x, lengths, train=False)
         return out
+
+    def predict_proba_features(self, feats, *, batch_size=64):
+        """Class probabilities from feature matrices (F_b, K) of :meth:`featurize` -> (B, C)."""
+        return softmax(self.logits_features(feats, batch_size=batch_size), axis=-1)
 
     def predict(self, waveforms, *, sr=None):
         """Most probable class index of each clip -> ndarray of int64 (B,)."""

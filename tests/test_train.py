@@ -235,7 +235,7 @@ def test_training_features_are_the_prediction_features(cmn_window):
 
 
 def test_augment_waveform_keeps_length_is_seeded_and_changes_speed():
-    from minikws.train import augment_waveform
+    from minikws.augment import augment_waveform
 
     sr = 8000
     t = np.arange(sr) / sr
