@@ -156,7 +156,7 @@ class FrontEnd:
         self.hop_length = self._kw["hop_length"]
         self.n_fft = self._kw["n_fft"]
         self.streamable = self._kw["top_db"] is None
-        self._mfcc(np.zeros((1, self.n_fft), dtype=self.dtype))  # bad settings fail here, not mid-stream
+        self._mfcc(np.zeros((1, self.n_fft), dtype=self.dtype), center=False)  # bad settings fail here, not mid-stream
 
     @staticmethod
     def _check_features(features):
@@ -195,13 +195,14 @@ class FrontEnd:
                 f"n_fft={self.n_fft}, cmn_window={self.cmn_window}, {floor}, dtype={self.dtype.name})")
 
     # ------------------------------------------------------------------------------ the pipeline
-    def _mfcc(self, Y):
-        """MFCC frames of padded sample blocks (B, S) -> (B, F, K), F = 1 + (S - n_fft) // hop.
+    def _mfcc(self, Y, *, center):
+        """MFCC frames of sample blocks (B, S) -> (B, F, K), F = 1 + (S + 2 [center] (N // 2) - N) // h.
 
-        The one call of the MFCC in the package's model path: clips and streams both come here, with
-        the centre padding already in ``Y`` (``center=False``).
+        The one call of the MFCC in the package's model path: clips come here with ``center=True``
+        (the MFCC pads ``n_fft // 2`` zeros on each side, in its cache-sized blocks), streams with
+        ``center=False`` and those zeros already in their pending samples.
         """
-        return _mfcc(Y, sr=self.sr, center=False, **self.features)
+        return _mfcc(Y, sr=self.sr, center=center, **self.features)
 
     def _normalize(self, C, state=None):
         """The running CMN of eq. :eq:`mfcc-cmn-running` on (..., F, K) frames, in the front end's dtype."""
@@ -233,7 +234,6 @@ class FrontEnd:
             raise MinikwsError(
                 f"sr: {sr} Hz is too low for a model trained at {self.sr} Hz (more than 4x upsampling; "
                 "the audio lacks the frequencies the model listens to)")
-        pad = self.n_fft // 2
         ready = []
         for b, y in enumerate(clips):
             y = np.asarray(y)
@@ -241,8 +241,7 @@ class FrontEnd:
                 raise MinikwsError(f"waveforms[{b}]: expected a non-empty 1-D array, got shape {y.shape}")
             if y.dtype.kind != "f":
                 raise MinikwsError(f"waveforms[{b}]: expected float samples in [-1, 1], got dtype {y.dtype}")
-            y = resample(y, orig_sr=sr, target_sr=self.sr, name=f"waveforms[{b}]", dtype=self.dtype)
-            ready.append(np.pad(y, pad))  # the centre padding (mfcc-frame), as a stream gets it
+            ready.append(resample(y, orig_sr=sr, target_sr=self.sr, name=f"waveforms[{b}]", dtype=self.dtype))
         # Clips of one length go through the MFCC together (a batched STFT is several times faster
         # than one clip at a time); each frame still depends on its own clip only.
         out = [None] * len(ready)
@@ -252,7 +251,7 @@ class FrontEnd:
         for idx in groups.values():
             for start in range(0, len(idx), _BATCH):
                 part = idx[start:start + _BATCH]
-                C, _ = self._normalize(self._mfcc(np.stack([ready[b] for b in part])))
+                C, _ = self._normalize(self._mfcc(np.stack([ready[b] for b in part]), center=True))
                 for j, b in enumerate(part):
                     out[b] = np.ascontiguousarray(C[j])
         return out
@@ -307,7 +306,7 @@ class FrontEnd:
         F = 0 if len(pending) < N else 1 + (len(pending) - N) // h
         if F == 0:
             return np.zeros((0, self.num_coefficients), dtype=self.dtype), FrontEndState(pending, cmn)
-        C, cmn = self._normalize(self._mfcc(pending[None, :(F - 1) * h + N])[0], cmn)
+        C, cmn = self._normalize(self._mfcc(pending[None, :(F - 1) * h + N], center=False)[0], cmn)
         return C, FrontEndState(pending[F * h:].copy(), cmn)
 
     def _check_state(self, state):
