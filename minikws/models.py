@@ -235,21 +235,9 @@ class KWSModel:
 
     # ------------------------------------------------------------------------------------ features
     def featurize(self, waveforms, *, sr=None):
-        """The front end's feature frames of each clip (:meth:`minikws.frontend.FrontEnd.featurize`).
-
-        Parameters
-        ----------
-        waveforms : ndarray (S,) or sequence of ndarray (S_b,)
-            One clip or several of any lengths; float samples in [-1, 1].
-        sr : int, optional
-            Their sample rate (default: the model's); others are resampled first.
-
-        Returns
-        -------
-        list of ndarray (F_b, K)
-            In the model's dtype; mean-normalised per clip by eq. :eq:`mfcc-cmn-running` when
-            :attr:`cmn_window` > 0, but not standardised (the model does that in :meth:`forward_frames`).
-        """
+        """The front end's feature frames of each clip, list of (F_b, K) in the model's dtype: see
+        :meth:`minikws.frontend.FrontEnd.featurize` (MFCC, then the running CMN; not standardised, which
+        :meth:`forward_frames` does)."""
         return self.frontend.featurize(waveforms, sr=sr)
 
     def fit_normalization(self, feats):
