@@ -42,7 +42,7 @@ from minikws._validate import check_float_array, check_positive_int
 from minikws.audio import resample
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
-from minikws.features import mfcc as _mfcc  # the fast batched MFCC; the one call of it is FrontEnd._mfcc
+from minikws.features import mfcc_batch as _mfcc  # the fast batched MFCC; the one call of it is FrontEnd._mfcc
 from minikws.features import running_cmn
 
 __all__ = ["default_feature_settings", "FrontEnd", "FrontEndState"]
