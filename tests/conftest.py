@@ -11,7 +11,7 @@ def rng():
 
 @pytest.fixture(scope="session")
 def keyword_model(tmp_path_factory):
-    """A small clip model that really tells "yes" and "stop" apart, trained once per session (~15 s).
+    """A small clip model that really tells "yes" and "stop" apart, trained once per session (15-45 s).
 
     Returns (path of the model file, the model, held-out clips {label: [float32 (16000,)]} spoken by
     voices of another synthesis seed).
@@ -20,9 +20,9 @@ def keyword_model(tmp_path_factory):
     from minikws.io import save_model
     from minikws.train import TrainConfig, train_on_dataset
 
-    ds = synthesize_commands(words=("yes", "stop"), per_word=100, seed=0, sr=16000,
+    ds = synthesize_commands(words=("yes", "stop"), per_word=150, seed=0, sr=16000,
                              unknown_words=("no", "go", "top", "left", "yet", "shop"))
-    model, _ = train_on_dataset(ds, hidden_size=32, config=TrainConfig(epochs=15, seed=0), progress=False,
+    model, _ = train_on_dataset(ds, hidden_size=32, config=TrainConfig(epochs=20, seed=0), progress=False,
                                 log=lambda *args: None)
     path = tmp_path_factory.mktemp("keyword_model") / "yes_stop.npz"
     save_model(model, path)
