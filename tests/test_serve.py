@@ -500,3 +500,31 @@ def test_a_real_server_process_logs_one_line_per_request_and_writes_nothing(work
     assert sum('"WEBSOCKET /stream" 101' in line for line in lines) == 1
     assert "Traceback" not in err
     assert list(cwd.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+class SlowModel(ConstantModel):
+    """Takes a second per clip, in a way that blocks its thread (as NumPy's arithmetic does)."""
+
+    def predict_proba(self, waveforms, *, sr=None):
+        time.sleep(1.0)
+        return super().predict_proba(waveforms, sr=sr)
+
+
+def test_inference_runs_off_the_event_loop(tmp_path):
+    _, body = wav_bytes(tmp_path, np.zeros(SR, np.float32))
+    app = create_app(SlowModel([0.2, 0.3, 0.5]), name="slow")
+    finished = {}
+    with serving(app) as url:
+        def slow_request():
+            r = httpx.post(url + "/predict", content=body, headers={"Content-Type": "audio/wav"}, timeout=30)
+            finished["predict"] = time.perf_counter()
+            return r
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            future = pool.submit(slow_request)
+            time.sleep(0.3)  # the request is in the model by now
+            assert httpx.get(url + "/health", timeout=30).status_code == 200
+            finished["health"] = time.perf_counter()
+            r = future.result()
+    assert r.status_code == 200 and r.json()["label"] == "_silence_"
+    assert finished["health"] < finished["predict"]  # answered while the model was still busy

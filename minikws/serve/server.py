@@ -215,8 +215,10 @@ def run(model_path, *, host="127.0.0.1", port=8000, name=None, token=None, max_b
                                 header_timeout=header_timeout, workers=workers, factory=True)
     else:
         config = uvicorn_config(app, host=host, port=port, header_timeout=header_timeout)
-    logging.getLogger("minikws.serve").info("serving %s (%s) on http://%s:%d/", settings["name"],
-                                            settings["model_path"], host, port)
+    logger = logging.getLogger("minikws.serve")
+    logger.info("serving %s (%s) on http://%s:%d/", settings["name"], settings["model_path"], host, port)
+    if host not in ("127.0.0.1", "::1", "localhost") and token is None:
+        logger.warning("listening on %s without --token: anyone who can reach this machine can use it", host)
     sock = bind(host, port)  # here, so that a busy port is one line of error rather than uvicorn's exit
     if workers > 1:
         # As uvicorn.run does it: the worker processes share the one listening socket.
