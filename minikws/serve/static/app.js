@@ -180,7 +180,7 @@ function draw() {
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
   const font = parseFloat(getComputedStyle(document.documentElement).fontSize);
-  g.font = `${0.8 * font}px sans-serif`;
+  g.font = `${0.9 * font}px sans-serif`;
   const left = 3.6 * font, right = 0.8 * font, top = 0.6 * font, bottom = 2.4 * font;
   const pw = w - left - right, ph = h - top - bottom;
   const now = state.streamTime;
@@ -222,7 +222,7 @@ function draw() {
       g.fillStyle = state.colours[k]; g.textAlign = "right"; g.textBaseline = "top";
       g.font = `bold ${1.0 * font}px sans-serif`;
       g.fillText(d.label, x(d.time) - 4, top + 2);
-      g.font = `${0.8 * font}px sans-serif`;
+      g.font = `${0.9 * font}px sans-serif`;
     }
 
     // One line per label; keywords drawn last, on top of the background labels.
