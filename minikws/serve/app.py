@@ -189,13 +189,12 @@ class _Service:
     """The handlers, over one loaded model and the server's settings (see :func:`create_app`)."""
 
     def __init__(self, model, *, name, metrics, max_body, body_timeout, idle_timeout, max_streams,
-                 inference_threads, listener_settings, token_set):
+                 inference_threads, listener_settings):
         self.model, self.name, self.metrics = model, name, metrics
         self.max_body, self.body_timeout, self.idle_timeout = max_body, body_timeout, idle_timeout
         self.max_streams = max_streams
         self.limiter = anyio.CapacityLimiter(inference_threads)
         self.listener_settings = dict(listener_settings)
-        self.token_set = token_set
         self.static = {name: (STATIC / name).read_bytes() for name in STATIC_FILES}
         self.page = (STATIC / "index.html").read_text(encoding="utf-8")
         # Build one listener now, so that bad settings fail at start-up and /model can report them.
@@ -419,7 +418,7 @@ def create_app(model, *, name="model", token=None, max_body=DEFAULT_MAX_BODY, bo
         idle_timeout=check_real("idle_timeout", idle_timeout, low=0.01),
         max_streams=check_positive_int("max_streams", max_streams),
         inference_threads=check_positive_int("inference_threads", inference_threads or os.cpu_count() or 1),
-        listener_settings=listener_settings or {}, token_set=token is not None)
+        listener_settings=listener_settings or {})
 
     async def http_error(request, exc):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
@@ -442,6 +441,4 @@ def create_app(model, *, name="model", token=None, max_body=DEFAULT_MAX_BODY, bo
                 Route("/predict", service.predict, methods=["POST"]),
                 WebSocketRoute("/stream", service.stream)],
         exception_handlers={HTTPException: http_error, Exception: server_error})
-    guarded = Guard(app, metrics=metrics, token=token)
-    guarded.metrics = metrics
-    return guarded
+    return Guard(app, metrics=metrics, token=token)

@@ -171,4 +171,8 @@ def listener_for(model, *, sr, **settings):
     **settings
         Passed to the listener (:class:`WindowListener`: window, hop, smooth, threshold, refractory).
     """
+    # The one place a stream model's detector plugs in: an adapter with classes, sr, push and flush.
+    if getattr(model, "task", "clip") != "clip":
+        raise MinikwsError(f"model: a {model.task!r} model; /stream runs clip models over a sliding "
+                           "window, and stream models' detectors are not wired in yet")
     return WindowListener(model, sr=sr, **settings)
