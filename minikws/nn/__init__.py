@@ -19,7 +19,7 @@ C classes. float32 and float64 throughout, never mixed.
 Equation labels (cited by the book; each appears in a ``.. math::`` block of the docstring named):
 
     sigmoid-tanh      sigmoid                                    lstm.sigmoid
-    lstm-gates        a_t = x_t Wx + h_{t-1} Wh + b, i f g o     lstm.lstm_step_forward
+    lstm-gates        a_t = x_t Wx + h_{t-1} Wh + b, i f g o     lstm.lstm_step_forward (lstm_preactivations, lstm_gates)
     lstm-cell         c_t = f_t c_{t-1} + i_t g_t                lstm.lstm_step_forward
     lstm-hidden       h_t = o_t tanh(c_t)                        lstm.lstm_step_forward
     lstm-bptt-c       delta c_t and delta c_{t-1}                lstm.lstm_step_backward (lstm_gate_grads)
@@ -59,6 +59,8 @@ from minikws.nn.lstm import (
     lstm_backward,
     lstm_forward,
     lstm_gate_grads,
+    lstm_gates,
+    lstm_preactivations,
     lstm_step_backward,
     lstm_step_forward,
     sigmoid,
@@ -67,7 +69,7 @@ from minikws.nn.modules import LSTM, Linear, Module
 
 __all__ = [
     "LSTMCache", "LSTMStepCache", "sigmoid",
-    "lstm_step_forward", "lstm_step_backward", "lstm_gate_grads", "lstm_forward", "lstm_backward",
+    "lstm_step_forward", "lstm_preactivations", "lstm_gates", "lstm_step_backward", "lstm_gate_grads", "lstm_forward", "lstm_backward",
     "AffineCache", "DropoutCache",
     "affine_forward", "affine_backward", "temporal_affine_forward", "temporal_affine_backward",
     "dropout_forward", "dropout_backward",
