@@ -306,9 +306,9 @@ class KWSModel:
 
     def _features(self, Y):
         """The feature pipeline on a batch of clips at the model's rate: (B, S) -> (B, F, K)."""
-        from minikws.features import mfcc, running_cmn
+        from minikws.features import mfcc_batch, running_cmn
 
-        C = mfcc(Y, sr=self.sr, **self.features)
+        C = mfcc_batch(Y, sr=self.sr, **self.features)
         if self.cmn_window:
             C = running_cmn(C, window=self.cmn_window)[0]
         return C.astype(self.dtype, copy=False)

@@ -130,7 +130,7 @@ def test_streaming_from_mfcc_frames_with_the_cmn_state_equals_the_clip_path():
     """A stream carries two states: running_cmn's (mean, t) and the LSTM's (h, c). MFCC frames fed in
     chunks through both must give the per-frame probabilities of featurize + forward_frames on the
     whole clip, including past the CMN window, where the running mean becomes a moving average."""
-    from minikws.features import mfcc, running_cmn
+    from minikws.features import mfcc_batch, running_cmn
 
     m = small(dtype=np.float64, cmn_window=4)
     rng = np.random.default_rng(8)
@@ -141,7 +141,7 @@ def test_streaming_from_mfcc_frames_with_the_cmn_state_equals_the_clip_path():
     from minikws.nn.losses import softmax
 
     expected = softmax(logits, axis=-1)[:, 0]
-    raw = mfcc(y, sr=m.sr, **m.features)
+    raw = mfcc_batch(y, sr=m.sr, **m.features)
     cmn_state, lstm_state, parts = None, None, []
     for a, b in ((0, 1), (1, 3), (3, 11), (11, raw.shape[0])):
         frames, cmn_state = running_cmn(raw[a:b], window=m.cmn_window, state=cmn_state)
@@ -249,13 +249,13 @@ def test_clips_shorter_than_a_window_are_featurized_with_zero_centre_padding():
 
 
 def test_featurize_applies_the_running_cmn_and_it_is_stored():
-    from minikws.features import mfcc, running_cmn
+    from minikws.features import mfcc_batch, running_cmn
 
     rng = np.random.default_rng(3)
     y = (rng.standard_normal(6000) * 0.1).astype(np.float32)
     on = KWSModel(classes=CLASSES, sr=8000, cmn_window=7, hidden_size=4, num_layers=1)
     off = KWSModel(classes=CLASSES, sr=8000, cmn_window=0, hidden_size=4, num_layers=1)
-    raw = mfcc(y, sr=8000, **off.features)
+    raw = mfcc_batch(y, sr=8000, **off.features)
     np.testing.assert_array_equal(off.featurize(y)[0], raw.astype(np.float32))
     np.testing.assert_allclose(on.featurize(y)[0], running_cmn(raw, window=7)[0], rtol=0, atol=1e-5)
     # a gain on the clip moves only c0, by a constant, which the CMN removes
