@@ -10,7 +10,8 @@ in a docstring, and cited in two ways: :eq:`lstm-cell` in docstrings, ``[lstm-ce
 (Python, Cython and C alike). This test reads minikws/ (.py and .pyx) and csrc/ (.c and .h) as text and
 fails on a cited label that no docstring defines, on a label defined twice, on a ``:label:`` outside a
 math block or a docstring, on a label cited in parentheses, ``(lstm-cell)``, the older comment syntax,
-and on a comment's ``[lstm-cell]`` inside a docstring.
+and on a comment's ``[lstm-cell]`` inside a docstring, and on several labels in one bracket
+(``[lstm-cell, lstm-hidden]``, which neither syntax reads).
 """
 import ast
 import os
@@ -27,6 +28,8 @@ LABEL_OPTION = re.compile(r":label:[ \t]*(\S+)")
 EQ_CITATION = re.compile(r":eq:`([^`]+)`")
 COMMENT_CITATION = re.compile(rf"(?<![\w\[\]])\[({LABEL})\](?![\w(\[])")
 PAREN_CITATION = re.compile(rf"(?<![\w`])\(({LABEL})\)")
+# ``[lstm-cell, lstm-hidden]`` or ``[lstm-bptt-c, -gates]``: several labels in one pair of brackets
+LIST_CITATION = re.compile(rf"\[({LABEL})((?:,[ \t]*-?[a-z0-9-]+)+)\]")
 
 
 def source_files():
@@ -61,7 +64,8 @@ def definitions(text, docs):
 def citations(text):
     """(label, line number, syntax) of every label cited in ``text``."""
     out = []
-    for pattern, syntax in ((EQ_CITATION, ":eq:"), (COMMENT_CITATION, "[]"), (PAREN_CITATION, "()")):
+    for pattern, syntax in ((EQ_CITATION, ":eq:"), (COMMENT_CITATION, "[]"), (PAREN_CITATION, "()"),
+                            (LIST_CITATION, "[,]")):
         for m in pattern.finditer(text):
             out.append((m.group(1), text.count("\n", 0, m.start()) + 1, syntax))
     return out
@@ -94,7 +98,10 @@ def check(files):
     for where, label, syntax in cited:
         if syntax == "()" and label in defined:
             problems.append(f"{where}: ({label}) cites a label in parentheses; comments write [{label}]")
-        elif syntax != "()" and label not in defined:
+        elif syntax == "[,]" and label in defined:
+            problems.append(f"{where}: [{label}, ...] cites several labels in one bracket; write one "
+                            f"[label] each")
+        elif syntax in (":eq:", "[]") and label not in defined:
             problems.append(f"{where}: cites {label!r}, which no docstring's '.. math::' block defines")
     return problems
 
@@ -124,6 +131,8 @@ def test_the_scan_sees_the_package():
     ('def f():\n    """.. math::\n       :label: eq-a\n\n       a\n    """\n    return 1  # (eq-a)\n',
      "in parentheses"),
     ('# :label: eq-a\n', "outside a docstring"),
+    ('def f():\n    """.. math::\n       :label: eq-a\n\n       a\n    """\n    return 1  # [eq-a, -b]\n',
+     "several labels"),
     ('def f():\n    """.. math::\n       :label: eq-a\n\n       a\n\n    Implements [eq-a].\n    """\n',
      "in a docstring"),
     ('x = 1\n"""\n.. math::\n   :label: eq-a\n\n   a\n"""\n', "outside a docstring"),
