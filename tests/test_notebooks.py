@@ -72,11 +72,32 @@ def test_a_chapter_checks_exactly_its_registered_exercises(path):
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
-def test_a_chapter_opens_with_what_it_teaches_needs_and_mirrors(path):
-    first = nbformat.read(path, as_version=4).cells[0]
-    assert first.cell_type == "markdown"
-    for words in ("teaches", "need", "Article"):
-        assert words.lower() in first.source.lower()
+def test_a_chapter_opens_with_its_title_then_what_it_teaches_needs_and_mirrors(path):
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].cell_type == "markdown"
+    assert re.fullmatch(rf"# {path.name[:2]} · \S.*", cells[0].source.strip()), cells[0].source
+    assert cells[1].cell_type == "markdown"
+    for words in ("teaches", "need", "article"):
+        assert words in cells[1].source.lower()
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_markdown_follows_the_books_rules(path):
+    """Equation labels live in the docstrings (cited as eq. `label`); headings never skip a level."""
+    level = 0
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "markdown":
+            continue
+        text = cell.source
+        assert "\\tag{" not in text and "\\label{" not in text, f"cell {i} defines an equation label"
+        assert not re.search(r"\$\$\s*\([A-Za-z0-9_.-]+\)", text), f"cell {i} labels an equation"
+        for line in text.splitlines():
+            m = re.match(r"(#+) ", line)
+            if m:
+                assert len(m.group(1)) <= level + 1, f"cell {i}: heading {line!r} skips a level"
+                level = len(m.group(1))
+        for target in re.findall(r"\]\(([^)]+\.ipynb)\)", text):
+            assert (path.parent / target).name == target and re.fullmatch(r"\d\d_\w+\.ipynb", target), target
 
 
 # ---------------------------------------------------------------------------------------------------
