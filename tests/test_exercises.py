@@ -60,6 +60,13 @@ def test_not_implemented_is_not_attempted_without_an_exception(ex, capsys):
     assert capsys.readouterr().out == f"{ex.name}: not attempted yet (your function raises NotImplementedError)\n"
 
 
+@pytest.mark.parametrize("mode", ["autograde", "validate"])
+def test_not_attempted_fails_under_nbgrader_autograding(mode, monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    with pytest.raises(Incorrect, match=r"^04.log_softmax: not attempted yet"):
+        exercises.get("04.log_softmax").check(nie)
+
+
 @pytest.mark.parametrize("ex", exercises.list(), ids=lambda e: e.name)
 def test_a_function_that_raises_is_reported_with_the_exception(ex):
     def broken(*args, **kwargs):

@@ -14,7 +14,10 @@ function has kinks, below 1e-7 (float64) it is right.
 
 When the environment variable ``MINIKWS_EXERCISES_REPORT`` names a file, every check appends one JSON
 line ``{"name", "status", "message"}`` to it (status "pass", "fail", "not attempted" or "error"); this is
-how ``minikws exercises grade`` learns the results of a notebook it runs in a separate kernel.
+how ``minikws exercises grade`` learns the results of a notebook it runs in a separate kernel. Under
+nbgrader's ``autograde`` and ``validate`` (environment variable ``NBGRADER_EXECUTION``) an unattempted
+exercise raises :class:`Incorrect` instead, since nbgrader scores a test cell that does not raise as
+passed.
 """
 import inspect
 import json
@@ -113,8 +116,12 @@ class Exercise:
         try:
             summary = self.checker(fn, rng)
         except NotAttempted:
-            print(f"{self.name}: not attempted yet (your function raises NotImplementedError)")
+            message = "not attempted yet (your function raises NotImplementedError)"
             _report(self.name, "not attempted", "")
+            if os.environ.get("NBGRADER_EXECUTION", "").lower() in ("autograde", "validate"):
+                # nbgrader scores a test cell that does not raise as passed
+                raise Incorrect(f"{self.name}: {message}") from None
+            print(f"{self.name}: {message}")
             return False
         except Incorrect as exc:
             _report(self.name, "fail", str(exc))
