@@ -14,8 +14,12 @@ function has kinks, below 1e-7 (float64) it is right.
 
 When the environment variable ``MINIKWS_EXERCISES_REPORT`` names a file, every check appends one JSON
 line ``{"name", "status", "message"}`` to it (status "pass", "fail", "not attempted" or "error"); this is
-how ``minikws exercises grade`` learns the results of a notebook it runs in a separate kernel.
+how ``minikws exercises grade`` learns the results of a notebook it runs in a separate kernel. Under
+nbgrader's ``autograde`` and ``validate`` (environment variable ``NBGRADER_EXECUTION``) an unattempted
+exercise raises :class:`Incorrect` instead, since nbgrader scores a test cell that does not raise as
+passed.
 """
+import inspect
 import json
 import os
 from dataclasses import dataclass, field
@@ -108,15 +112,26 @@ class Exercise:
             _report(self.name, "fail", message)
             raise Incorrect(f"{self.name}: {message}")
         rng = np.random.default_rng(seed)
+        _ARGNAMES.append(_argnames(self.reference))
         try:
             summary = self.checker(fn, rng)
         except NotAttempted:
-            print(f"{self.name}: not attempted yet (your function raises NotImplementedError)")
+            message = "not attempted yet (your function raises NotImplementedError)"
             _report(self.name, "not attempted", "")
+            if os.environ.get("NBGRADER_EXECUTION", "").lower() in ("autograde", "validate"):
+                # nbgrader scores a test cell that does not raise as passed
+                raise Incorrect(f"{self.name}: {message}") from None
+            print(f"{self.name}: {message}")
             return False
         except Incorrect as exc:
             _report(self.name, "fail", str(exc))
             raise Incorrect(f"{self.name}: {exc}") from None
+        except Exception as exc:  # the checker could not use what the function returned
+            message = f"your function's result could not be checked ({type(exc).__name__}: {exc})"
+            _report(self.name, "fail", message)
+            raise Incorrect(f"{self.name}: {message}") from None
+        finally:
+            _ARGNAMES.pop()
         print(f"{self.name}: correct" + (f" ({summary})" if summary else ""))
         _report(self.name, "pass", summary or "")
         return True
@@ -190,6 +205,19 @@ def _same(a, b):
     return True
 
 
+_ARGNAMES = []  # the reference's parameter names while Exercise.check runs, to name arguments
+
+
+def _argnames(student):
+    if _ARGNAMES and _ARGNAMES[-1]:
+        return _ARGNAMES[-1]
+    try:
+        return [p.name for p in inspect.signature(student).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
 def call(student, *args, outputs=None, **kwargs):
     """Call the student's function on copies of the inputs; return its outputs as float64 arrays.
 
@@ -224,11 +252,11 @@ def call(student, *args, outputs=None, **kwargs):
     except NotImplementedError:
         raise NotAttempted() from None
     except Exception as exc:  # the student's bug, reported in words rather than as a traceback
-        names = student.__code__.co_varnames[:len(args)] if hasattr(student, "__code__") else ()
+        names = _argnames(student)[:len(args)]
         named = dict(zip(names, args)) if len(names) == len(args) else list(args)
         raise Incorrect(f"your function raised {type(exc).__name__}: {exc} "
                         f"(called with {describe_shapes(named, kwargs)})") from None
-    names = list(student.__code__.co_varnames[:len(args)]) if hasattr(student, "__code__") else []
+    names = _argnames(student)
     for i, (orig, seen) in enumerate(zip(args, copies)):
         if not _same(orig, seen):
             label = names[i] if i < len(names) else f"argument {i + 1}"
@@ -331,9 +359,15 @@ def compare(what, got, expected, *, where="", mistakes=None, blocks=None, tol=TO
         raise Incorrect(f"{what}{where} has the wrong sign: it is the negative of the correct value")
     if got.ndim == 2 and got.shape[0] == got.shape[1] > 1 and rel_error(got.T, expected) <= tol:
         raise Incorrect(f"{what}{where} is transposed: its transpose is right")
+    # A known mistake: the closest one, when it is much closer to got than the right answer is.
+    distances = []
     for description, wrong in (mistakes or {}).items():
         wrong = np.asarray(wrong, dtype=np.float64)
-        if wrong.shape == got.shape and rel_error(got, wrong) <= 10 * tol:
+        if wrong.shape == got.shape:
+            distances.append((rel_error(got, wrong), description))
+    if distances:
+        distance, description = min(distances)
+        if distance <= 10 * tol and distance < 1e-2 * err:
             raise Incorrect(f"{what}{where} {description}")
     denom = float(np.sum(expected * expected))
     if denom > 0:
@@ -349,7 +383,7 @@ def compare(what, got, expected, *, where="", mistakes=None, blocks=None, tol=TO
                 off.append((name, e))
         if off and len(off) < len(blocks):
             right = [name for name in blocks if name not in dict(off)]
-            parts = "; ".join(f"{name}: relative error {e:.1e} ({read_rel_error(e)})" for name, e in off)
-            raise Incorrect(f"{what}{where} is wrong in {', '.join(n for n, _ in off)} ({parts}); "
+            parts = " and ".join(f"{name} (relative error {e:.1e}, {read_rel_error(e)})" for name, e in off)
+            raise Incorrect(f"{what}{where} is wrong in {parts}; "
                             f"{', '.join(right)} {'is' if len(right) == 1 else 'are'} right")
     raise Incorrect(f"{what}{where} is wrong: relative error {err:.1e} ({read_rel_error(err)})")
