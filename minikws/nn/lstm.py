@@ -169,7 +169,7 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     c_prev = _check_state("c_prev", c_prev, B, H, x.dtype)
     check_same_dtype(x=x, h_prev=h_prev, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
 
-    a = lstm_preactivations(x, h_prev, Wx, Wh, b)  # (lstm-gates)
+    a = lstm_preactivations(x, h_prev, Wx, Wh, b)  # [lstm-gates]
     i_t, f_t, g_t, o_t = lstm_gates(a)
     c_t = f_t * c_prev + i_t * g_t  # (lstm-cell)
     h_t = o_t * np.tanh(c_t)  # (lstm-hidden)
@@ -208,7 +208,7 @@ def lstm_preactivations(x, h_prev, Wx, Wh, b):
     check_float_array("h_prev", h_prev, ndim=2)
     check_shape("h_prev", h_prev, (B, H), "(B, H)")
     check_same_dtype(x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, b=b)
-    return x @ Wx + h_prev @ Wh + b  # (lstm-gates)
+    return x @ Wx + h_prev @ Wh + b  # [lstm-gates]
 
 
 def lstm_gates(a):
