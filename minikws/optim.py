@@ -73,9 +73,9 @@ def _check_grads(grads, params):
 def _adam_step(theta, g, m, v, t, lr, betas, eps):
     """The moments and the bias-corrected step shared by :func:`adam_update` and :func:`adamw_update`."""
     beta1, beta2 = betas
-    m = beta1 * m + (1 - beta1) * g  # (adam-moments)
+    m = beta1 * m + (1 - beta1) * g  # [adam-moments]
     v = beta2 * v + (1 - beta2) * (g * g)
-    step_size = lr / (1 - beta1 ** t)  # (adam-update): the bias corrections, as Python floats
+    step_size = lr / (1 - beta1 ** t)  # [adam-update]: the bias corrections, as Python floats
     denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + eps
     return theta - step_size * (m / denom), m, v
 
@@ -106,7 +106,7 @@ def adam_update(theta, g, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8, weight_d
     Equations :eq:`adam-moments` and :eq:`adam-update`; :meth:`Adam.step` applies it to every array.
     """
     if weight_decay != 0:
-        g = g + weight_decay * theta  # (adam-moments): L2 enters the gradient
+        g = g + weight_decay * theta  # [adam-moments]: L2 enters the gradient
     return _adam_step(theta, g, m, v, t, lr, betas, eps)
 
 
@@ -137,7 +137,7 @@ def adamw_update(theta, g, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8, weight_
     :meth:`AdamW.step` applies it to every array. Chapter 5's exercise ``05.adamw_update`` asks for it.
     """
     if weight_decay != 0:
-        theta = theta * (1 - lr * weight_decay)  # (adamw-update): decay the weights, not the gradient
+        theta = theta * (1 - lr * weight_decay)  # [adamw-update]: decay the weights, not the gradient
     return _adam_step(theta, g, m, v, t, lr, betas, eps)
 
 

@@ -64,17 +64,17 @@ def check_gate_grads(student, rng):
 
         compare("da", da, want_da, where=where, blocks=gate_blocks(H), mistakes={
             "leaves out the gradient that reaches c_t through h_t: delta c_t is dc plus "
-            "dh * o_t * (1 - tanh^2 c_t) (lstm-bptt-c)": da_with(dc),
-            "leaves out dc, the gradient arriving at c_t from step t+1 (lstm-bptt-c)": da_with(through_h),
-            "uses c_t in the forget gate's gradient where (lstm-bptt-gates) has c_{t-1}":
+            "dh * o_t * (1 - tanh^2 c_t) (eq. lstm-bptt-c)": da_with(dc),
+            "leaves out dc, the gradient arriving at c_t from step t+1 (eq. lstm-bptt-c)": da_with(through_h),
+            "uses c_t in the forget gate's gradient where (eq. lstm-bptt-gates) has c_{t-1}":
                 da_with(dc + through_h, c_in_f=c),
         })
         compare("dc_prev", dc_prev, want_dc_prev, where=where, mistakes={
             "is missing the factor f_t: c_{t-1} reaches c_t only through f_t * c_{t-1}": dc + through_h,
-            "leaves out the gradient that reaches c_t through h_t (lstm-bptt-c)": dc * f,
+            "leaves out the gradient that reaches c_t through h_t (eq. lstm-bptt-c)": dc * f,
         })
         # The calculus itself, against centred differences of the library's forward step.
-        a = p["x"] @ p["Wx"] + p["h_prev"] @ p["Wh"] + p["b"]  # the pre-activations (lstm-gates)
+        a = p["x"] @ p["Wx"] + p["h_prev"] @ p["Wh"] + p["b"]  # the pre-activations [lstm-gates]
         num_da = numerical_gradient(lambda a_: _h_and_c_of(a_, c_prev), a, (dh, dc))
         num_dc = numerical_gradient(lambda c_: _h_and_c_of(a, c_), c_prev, (dh, dc))
         worst = max(worst, rel_error(da, num_da), rel_error(dc_prev, num_dc))
@@ -97,10 +97,10 @@ def check_lstm_step_backward(student, rng):
         want = nn.lstm_step_backward(dh, dc, cache)
         da, _ = nn.lstm_gate_grads(dh, dc, cache.c_prev, cache.c, cache.gates)
         mistakes = {
-            "dx": {"uses Wh where (lstm-bptt-h) has Wx": da @ cache.Wh.T} if D == H else {},
-            "dh_prev": {"is missing the recurrent path: delta h_{t-1} = delta a_t Wh^T (lstm-bptt-h)":
+            "dx": {"uses Wh where (eq. lstm-bptt-h) has Wx": da @ cache.Wh.T} if D == H else {},
+            "dh_prev": {"is missing the recurrent path: delta h_{t-1} = delta a_t Wh^T (eq. lstm-bptt-h)":
                         np.zeros((B, H))},
-            "dWh": {"uses x_t where (lstm-bptt-params) has h_{t-1}": cache.x.T @ da} if D == H else {},
+            "dWh": {"uses x_t where (eq. lstm-bptt-params) has h_{t-1}": cache.x.T @ da} if D == H else {},
         }
         blocks = {"dWx": gate_blocks(H), "dWh": gate_blocks(H), "db": {
             name: np.s_[k * H:(k + 1) * H] for k, name in enumerate(GATES)}}

@@ -34,7 +34,7 @@ def check_log_softmax(student, rng):
     got = call(student, z)
     if not np.isfinite(got).all():
         raise Incorrect("log_softmax(z) gives NaN or inf for logits of order 1e4: exp overflows; subtract "
-                        "the maximum of each row before exponentiating (log-sum-exp)")
+                        "the maximum of each row before exponentiating (eq. log-sum-exp)")
     compare("log_softmax(z)", got, nn.log_softmax(z), where=" for logits of order 1e4")
     return f"{len(_SHAPES)} shapes of logits, and logits of 1e4"
 
@@ -57,12 +57,12 @@ def _check_ce(student, logits, targets, mask, where):
     loss_mistakes = {
         "has the wrong sign: the cross-entropy is MINUS the mean log-probability of the target":
             float(np.sum(m * log_p_y) / N),
-        "is a sum, not a mean: divide by the number of counted positions N (softmax-ce)":
+        "is a sum, not a mean: divide by the number of counted positions N (eq. softmax-ce)":
             -float(np.sum(m * log_p_y)),
     }
     if mask is not None:
         loss_mistakes.update({
-            "divides by all T*B positions; divide by N, the number of unmasked ones (softmax-ce)":
+            "divides by all T*B positions; divide by N, the number of unmasked ones (eq. softmax-ce)":
                 -float(np.sum(m * log_p_y)) / positions,
             "counts the padded frames: positions where mask is 0 must not enter the loss":
                 -float(np.sum(nn.log_softmax(logits) * every)) / positions,
@@ -71,20 +71,20 @@ def _check_ce(student, logits, targets, mask, where):
         compare("loss", loss, np.float64(want_loss), where=where)
     compare("loss", loss, want_loss, where=where, mistakes=loss_mistakes)
     grad_mistakes = {
-        "has the wrong sign: it is p - onehot(y), not onehot(y) - p (softmax-ce-grad)": (y - p) * m[..., None] / N,
-        "is missing the division by N: the loss is a mean (softmax-ce-grad)": (p - y) * m[..., None],
-        "is missing the one-hot term: subtract 1 at the target class (softmax-ce-grad)": p * m[..., None] / N,
+        "has the wrong sign: it is p - onehot(y), not onehot(y) - p (eq. softmax-ce-grad)": (y - p) * m[..., None] / N,
+        "is missing the division by N: the loss is a mean (eq. softmax-ce-grad)": (p - y) * m[..., None],
+        "is missing the one-hot term: subtract 1 at the target class (eq. softmax-ce-grad)": p * m[..., None] / N,
     }
     if mask is not None:
         grad_mistakes.update({
-            "is not zero at the padded frames: multiply by the mask (softmax-ce-grad)":
+            "is not zero at the padded frames: multiply by the mask (eq. softmax-ce-grad)":
                 (p - every) / positions,
-            "divides by all T*B positions; divide by N, the number of unmasked ones (softmax-ce-grad)":
+            "divides by all T*B positions; divide by N, the number of unmasked ones (eq. softmax-ce-grad)":
                 (p - y) * m[..., None] / positions,
         })
         if dlogits.shape == want_d.shape and not np.allclose(dlogits[mask == 0], 0):
             raise Incorrect(f"dlogits{where} is not zero at the padded frames (mask 0): multiply by the "
-                            "mask; padded frames do not enter the loss (softmax-ce-grad)")
+                            "mask; padded frames do not enter the loss (eq. softmax-ce-grad)")
     compare("dlogits", dlogits, want_d, where=where, mistakes=grad_mistakes)
     num = numerical_gradient(lambda z: nn.softmax_cross_entropy(z, targets, mask)[0], logits)
     return rel_error(dlogits, num)
@@ -105,7 +105,7 @@ def check_softmax_ce(student, rng):
     loss, dlogits = call(student, logits, np.array([1, 0, 3]), None, outputs=("loss", "dlogits"))
     if not (np.isfinite(loss) and np.isfinite(dlogits).all()):
         raise Incorrect("the loss or dlogits is NaN or inf for logits of order 1e4: compute log p by the "
-                        "log-sum-exp with the maximum taken out (log-softmax)")
+                        "log-sum-exp with the maximum taken out (eq. log-softmax)")
     _check_ce(student, logits, np.array([1, 0, 3]), None, " for logits of order 1e4")
     return (f"{len(_SHAPES)} shapes and logits of 1e4; relative error of dlogits against numerical "
             f"gradients {worst:.0e}, {read_rel_error(worst)}")

@@ -37,18 +37,18 @@ def _adam_variants(theta, g, m, v, t, lr, betas, eps, wd):
         "theta <- (1 - lr * weight_decay) theta, and keeps the decay out of m and v":
             step(theta, g + wd * theta),
         "is missing the weight decay": step(theta, g),
-        "decays by (1 - weight_decay); the factor is (1 - lr * weight_decay) (adamw-update)":
+        "decays by (1 - weight_decay); the factor is (1 - lr * weight_decay) (eq. adamw-update)":
             step(theta * (1 - wd), g),
-        "is missing both bias corrections, 1/(1 - beta1^t) on m and 1/(1 - beta2^t) on v (adam-update)":
+        "is missing both bias corrections, 1/(1 - beta1^t) on m and 1/(1 - beta2^t) on v (eq. adam-update)":
             step(decayed, g, bc1=False, bc2=False),
-        "is missing the bias correction 1/(1 - beta1^t) of the first moment m (adam-update)":
+        "is missing the bias correction 1/(1 - beta1^t) of the first moment m (eq. adam-update)":
             step(decayed, g, bc1=False),
-        "is missing the bias correction 1/(1 - beta2^t) of the second moment v (adam-update)":
+        "is missing the bias correction 1/(1 - beta2^t) of the second moment v (eq. adam-update)":
             step(decayed, g, bc2=False),
-        "adds eps inside the square root; (adam-update) adds it to sqrt(v_hat)":
+        "adds eps inside the square root; (eq. adam-update) adds it to sqrt(v_hat)":
             step(decayed, g, eps_inside=True),
         "moves along the gradient instead of against it: subtract the step": 2 * decayed - step(decayed, g),
-        "applies the decay after the Adam step; decay theta_{t-1} first (adamw-update)":
+        "applies the decay after the Adam step; decay theta_{t-1} first (eq. adamw-update)":
             step(theta, g) * (1 - lr * wd),
     }
     return {k: w for k, w in variants.items() if wd != 0 or "decay" not in k}
@@ -73,13 +73,13 @@ def check_adamw_update(student, rng):
         compare("m", new[1], want[1], where=where, mistakes={
             "includes the weight decay; in AdamW the moments see only the gradient": b1 * m + (1 - b1) * (
                 g + wd * theta),
-            "uses beta1 the wrong way round: m_t = beta1 m_{t-1} + (1 - beta1) g_t (adam-moments)":
+            "uses beta1 the wrong way round: m_t = beta1 m_{t-1} + (1 - beta1) g_t (eq. adam-moments)":
                 (1 - b1) * m + b1 * g,
         } if wd else None)
         compare("v", new[2], want[2], where=where, mistakes={
             "is not the average of the SQUARED gradient: v_t = beta2 v_{t-1} + (1 - beta2) g_t^2":
                 b2 * v + (1 - b2) * g,
-            "uses beta2 the wrong way round: v_t = beta2 v_{t-1} + (1 - beta2) g_t^2 (adam-moments)":
+            "uses beta2 the wrong way round: v_t = beta2 v_{t-1} + (1 - beta2) g_t^2 (eq. adam-moments)":
                 (1 - b2) * v + b2 * g * g,
         })
         compare("theta", new[0], want[0], where=where,

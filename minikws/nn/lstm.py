@@ -298,7 +298,7 @@ def lstm_step_backward(dh, dc, cache):
     check_shape("dc", dc, (B, H), "(B, H)")
     check_same_dtype(dh=dh, dc=dc, x=x)
 
-    da, dc_prev = lstm_gate_grads(dh, dc, c_prev, c_t, gates)  # (lstm-bptt-c), (lstm-bptt-gates)
+    da, dc_prev = lstm_gate_grads(dh, dc, c_prev, c_t, gates)  # [lstm-bptt-c], [lstm-bptt-gates]
     dx = da @ Wx.T  # (lstm-bptt-h)
     dh_prev = da @ Wh.T
     dWx = x.T @ da  # (lstm-bptt-params)
@@ -348,17 +348,17 @@ def lstm_gate_grads(dh, dc, c_prev, c, gates):
 
     i_t, f_t, g_t, o_t = (gates[:, k * H:(k + 1) * H] for k in range(4))
     tanh_c = np.tanh(c)
-    dc_t = dc + dh * o_t * (1 - tanh_c**2)  # (lstm-bptt-c)
+    dc_t = dc + dh * o_t * (1 - tanh_c**2)  # [lstm-bptt-c]
     da = np.concatenate(
         [
-            dc_t * g_t * i_t * (1 - i_t),  # (lstm-bptt-gates)
+            dc_t * g_t * i_t * (1 - i_t),  # [lstm-bptt-gates]
             dc_t * c_prev * f_t * (1 - f_t),
             dc_t * i_t * (1 - g_t**2),
             dh * tanh_c * o_t * (1 - o_t),
         ],
         axis=1,
     )
-    dc_prev = dc_t * f_t  # (lstm-bptt-c)
+    dc_prev = dc_t * f_t  # [lstm-bptt-c]
     return da, dc_prev
 
 
