@@ -26,6 +26,7 @@ COMMANDS = {
     "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
     "serve": ("minikws.cli.serve", "Serve a model over HTTP and WebSocket, with a page that listens to the microphone."),
     "mfcc": ("minikws.cli.mfcc", "Print a WAV file's MFCC shape, rate and duration; plot them with --plot."),
+    "exercises": ("minikws.cli.exercises", "List the tutorials' exercises, or grade submitted notebooks."),
 }
 
 
