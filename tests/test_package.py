@@ -9,8 +9,7 @@ import minikws
 ROOT = pathlib.Path(minikws.__file__).parent
 
 # audio -> features -> front end -> nn -> optim -> models -> io -> train -> serve, exercises -> cli: a
-# module may import
-# modules of its own layer or of lower ones, never of a higher one (a reader meets the imports in the
+# module may import modules of its own layer or of lower ones, never of a higher one (a reader meets the imports in the
 # order the data flows).
 LAYERS = [
     {"minikws.errors", "minikws.defaults"},
