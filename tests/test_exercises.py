@@ -475,3 +475,16 @@ def test_warmup_cosine_accepts_a_student_rewrite():
 def test_warmup_cosine_names_the_mistake(kind, match):
     msg = wrong("05.warmup_cosine", lambda s, **k: _cosine(s, **k, **kind), match)
     assert "the learning-rate curve (total_steps=" in msg
+
+
+def test_step_backward_flipped_sign_of_one_output():
+    def negative_db(dh, dc, cache):
+        *rest, db = nn.lstm_step_backward(dh, dc, cache)
+        return (*rest, -db)
+
+    wrong("03.lstm_step_backward", negative_db, r"db \(B=3, D=4, H=5\) has the wrong sign")
+
+
+def test_log_softmax_nan():
+    wrong("04.log_softmax", lambda z: nn.log_softmax(z) * np.where(z > 0, np.nan, 1.0),
+          r"log_softmax\(z\) for z of shape \(3, 5\) contains NaN where the correct values are finite")
