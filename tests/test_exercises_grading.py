@@ -104,6 +104,8 @@ def test_expected_exercises_from_the_name_and_the_text():
     assert expected_exercises("alice_05_adamw.ipynb") == ["05.adamw_update", "05.warmup_cosine"]
     assert expected_exercises("homework.ipynb", 'exercises.check("04.log_softmax", f)') == ["04.log_softmax"]
     assert expected_exercises("notes.ipynb") == []
+    assert expected_exercises("notes.ipynb", "see 04.log_softmax and '05.adamw_update' in chapter 5") == []
+    assert expected_exercises("x.ipynb", "ex = exercises.get('05.warmup_cosine')") == ["05.warmup_cosine"]
 
 
 def test_list_prints_every_exercise(capsys):

@@ -100,6 +100,24 @@ def test_markdown_follows_the_books_rules(path):
             assert (path.parent / target).name == target and re.fullmatch(r"\d\d_\w+\.ipynb", target), target
 
 
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_and_check_cells_carry_nbgrader_metadata(path):
+    """nbgrader generate_assignment refuses solution blocks outside cells marked as solutions."""
+    ids = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        grading = cell.metadata.get("nbgrader")
+        if cell.cell_type == "code" and BEGIN in cell.source:
+            assert grading and grading["solution"] and not grading["grade"]
+        elif cell.cell_type == "code" and "exercises.check(" in cell.source:
+            assert grading and grading["grade"] and grading["points"] == 1 and grading["locked"]
+        else:
+            assert grading is None
+            continue
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", grading["grade_id"])
+        ids.append(grading["grade_id"])
+    assert len(ids) == len(set(ids))
+
+
 # ---------------------------------------------------------------------------------------------------
 # The machinery.
 # ---------------------------------------------------------------------------------------------------

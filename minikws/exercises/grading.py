@@ -27,6 +27,7 @@ from minikws.errors import MinikwsError
 __all__ = ["grade_notebook", "find_notebooks", "expected_exercises"]
 
 _CHAPTER = re.compile(r"(?:^|[^0-9])(\d\d)_")
+_CALLED = re.compile(r"""(?:check|get)\(\s*["'](\d\d\.\w+)["']""")  # exercises.check("03.x", ...)
 
 
 def find_notebooks(paths):
@@ -46,13 +47,14 @@ def find_notebooks(paths):
 
 
 def expected_exercises(path, text=""):
-    """Names of the exercises a notebook should check: its chapter's (from the file name) and those it names."""
+    """Names of the exercises a notebook should check: its chapter's (from the file name) and those its
+    code passes to ``exercises.check`` or ``exercises.get`` (a mere mention in prose does not count)."""
     known = {e.name for e in exercises.list()}
     names = set()
     match = _CHAPTER.search(pathlib.Path(path).name)
     if match:
         names |= {e.name for e in exercises.list(chapter=match.group(1))}
-    names |= {n for n in known if f'"{n}"' in text or f"'{n}'" in text}
+    names |= set(_CALLED.findall(text)) & known
     return sorted(names)
 
 

@@ -8,14 +8,15 @@ exercise's check reports "not attempted yet". ``scripts/make_student_notebooks.p
 versions; the tests fail when they are out of date.
 
 Both versions are kept reviewable in git: no outputs, no execution counts, one kernel (``python3``),
-no absolute paths (:func:`problems`).
+no absolute paths (:func:`problems`). Solution and check cells carry nbgrader's cell metadata, so that a
+teacher who uses nbgrader can run ``nbgrader generate_assignment`` on the full notebooks as they are.
 """
 import copy
 import re
 
 import nbformat
 
-__all__ = ["BEGIN", "END", "KERNELSPEC", "normalize", "student_version", "problems", "solution_count"]
+__all__ = ["BEGIN", "END", "KERNELSPEC", "nbgrader_metadata", "normalize", "student_version", "problems", "solution_count"]
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -27,8 +28,34 @@ _ABSOLUTE = re.compile(r"(?<![\w.~])/(?:home|work|tmp|Users|root|mnt|opt|var|srv
 _VOLATILE_CELL_KEYS = ("execution", "ExecuteTime", "collapsed", "scrolled", "jupyter")
 
 
+_CHECK = re.compile(r"exercises\.check\(\s*[\"'](\d\d)\.(\w+)[\"']")
+_DEF = re.compile(r"^def (\w+)", re.M)
+
+
+def nbgrader_metadata(cell, index):
+    """nbgrader's metadata for a cell: a solution cell (it holds a solution block) or an autograded test
+    (it calls ``exercises.check``); None for any other cell.
+
+    With it, ``nbgrader generate_assignment`` accepts the full notebooks as they are (it refuses solution
+    blocks outside cells marked as solutions), and ``nbgrader autograde`` gives each check one point.
+    """
+    if cell.cell_type != "code":
+        return None
+    if any(line.strip() == BEGIN for line in cell.source.split("\n")):
+        names = _DEF.findall(cell.source)
+        grade_id = f"solution_{names[0]}" if names else f"solution_cell_{index}"
+        return {"grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3,
+                "solution": True, "task": False}
+    match = _CHECK.search(cell.source)
+    if match:
+        return {"grade": True, "grade_id": f"check_{match.group(1)}_{match.group(2)}", "locked": True,
+                "points": 1, "schema_version": 3, "solution": False, "task": False}
+    return None
+
+
 def normalize(nb):
-    """Strip outputs, execution counts and volatile metadata; set the one kernelspec. In place; returns nb."""
+    """Strip outputs, execution counts and volatile metadata; set the one kernelspec and nbgrader's cell
+    metadata (:func:`nbgrader_metadata`). In place; returns nb."""
     nb.metadata = nbformat.NotebookNode(
         kernelspec=nbformat.NotebookNode(KERNELSPEC),
         language_info=nbformat.NotebookNode(name="python"),
@@ -37,6 +64,10 @@ def normalize(nb):
         for key in _VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
         cell["id"] = f"c{i:03d}"  # stable ids: a re-run changes no line of the file
+        cell.metadata.pop("nbgrader", None)
+        grading = nbgrader_metadata(cell, i)
+        if grading is not None:
+            cell.metadata["nbgrader"] = nbformat.NotebookNode(grading)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
