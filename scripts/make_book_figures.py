@@ -19,9 +19,6 @@ OUT = ROOT / "book" / "figures"
 
 
 def learning_rate_sweep():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from minikws.datasets import synthesize_commands
     from minikws.train import TrainConfig, train_on_dataset
@@ -35,25 +32,36 @@ def learning_rate_sweep():
         model, trainer = train_on_dataset(data, config=config, progress=False)
         curves[f"{lr:g}"] = [float(a) for a in trainer.history["val_accuracy"]]
         print(f"lr {lr:g}: validation accuracy after 15 epochs {curves[f'{lr:g}'][-1]:.3f}", flush=True)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "faq_learning_rate.json").write_text(json.dumps(
+        {"what": "validation accuracy per epoch", "words": ["yes", "no", "up", "down"],
+         "per_word": 150, "epochs": 15, "curves": curves}, indent=1) + "\n")
+    plot_learning_rate_sweep()
+
+
+def plot_learning_rate_sweep():
+    """The figure of FAQ Q1 from book/figures/faq_learning_rate.json."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = json.loads((OUT / "faq_learning_rate.json").read_text())["curves"]
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=120)
     for lr, acc in curves.items():
         ax.plot(np.arange(1, len(acc) + 1), acc, marker="o", ms=3,
-                label=f"lr = {lr}" + ("  (the article's)" if lr == "2e-05" else ""))
-    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 classes)")
+                label=f"lr = {float(lr):.0e}" + ("\n(the article's)" if lr == "2e-05" else ""))
+    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance\n(4 classes)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0, 1.02)
     ax.set_title("AdamW learning rate, 2-layer LSTM trained from scratch")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     fig.tight_layout()
-    OUT.mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT / "faq_learning_rate.png")
-    (OUT / "faq_learning_rate.json").write_text(json.dumps(
-        {"what": "validation accuracy per epoch", "words": ["yes", "no", "up", "down"],
-         "per_word": 150, "epochs": 15, "curves": curves}, indent=1) + "\n")
+    plt.close(fig)
 
 
-FIGURES = {"lr": learning_rate_sweep}
+FIGURES = {"lr": learning_rate_sweep, "lr-plot": plot_learning_rate_sweep}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or FIGURES:
