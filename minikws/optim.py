@@ -11,7 +11,7 @@ of the step number (:func:`linear_warmup_lr`, :func:`warmup_cosine_lr`), so that
 same rates as an uninterrupted one. ``state_dict()`` returns the step count and the moment arrays (flat
 names, arrays only, savable with ``np.savez``); ``load_state_dict`` puts them back exactly.
 
-Equation labels (each appears in a ``.. math::`` block of the docstring named):
+Equation labels (each appears in a ``.. math::`` block of the docstring named)::
 
     sgd-update         b_t = mu b_{t-1} + g_t;  theta -= lr b_t          SGD
     adam-moments       m_t, v_t (exponential moving averages of g, g^2)  Adam
