@@ -18,11 +18,11 @@ are centred on 128 first); float samples are returned as stored.
 """
 import os
 import struct
-import tempfile
 from fractions import Fraction
 
 import numpy as np
 
+from minikws._fileio import atomic_write
 from minikws._validate import check_float_array, check_positive_int
 from minikws.errors import MinikwsError
 
@@ -227,7 +227,7 @@ def load_wav(path, sr=None, mono=True):
 
 
 def save_wav(path, y, sr):
-    """Write 16-bit PCM, atomically (a temporary file in the same folder, then ``os.replace``).
+    """Write 16-bit PCM, atomically (:func:`minikws._fileio.atomic_write`).
 
     Parameters
     ----------
@@ -250,18 +250,6 @@ def save_wav(path, y, sr):
     header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16,
                          WAVE_FORMAT_PCM, channels, sr, sr * channels * 2, channels * 2, 16,
                          b"data", len(data))
-    name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".wav")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates files readable by their owner only
-        os.replace(tmp, name)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        f.write(header)
+        f.write(data)

@@ -19,12 +19,12 @@ pickle -- raises :class:`ModelFileError` with one line naming the file; nothing 
 """
 import json
 import os
-import tempfile
 import zipfile
 from typing import NamedTuple
 
 import numpy as np
 
+from minikws._fileio import atomic_write
 from minikws.errors import MinikwsError
 
 __all__ = [
@@ -58,22 +58,9 @@ def _fail(path, what):
 
 
 def _atomic_savez(path, arrays):
-    """np.savez ``arrays`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise MinikwsError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """np.savez ``arrays`` to ``path`` atomically (:func:`minikws._fileio.atomic_write`)."""
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def save_npz(path, *, kind, config, arrays):

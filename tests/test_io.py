@@ -66,7 +66,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(MinikwsError, match=r"m\.npz: cannot write \(disk full\)"):
         _valid(path, w=np.zeros(3, dtype=np.float32))
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.npz"]

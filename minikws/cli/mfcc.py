@@ -52,9 +52,6 @@ def run(args):
 def _plot(path, y, sr, C, settings, title):
     """Three panels sharing a time axis in seconds: waveform, mel spectrogram in dB (Hz on a mel
     scale), MFCC. Written atomically."""
-    import os
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,6 +59,7 @@ def _plot(path, y, sr, C, settings, title):
     import numpy as np
 
     from minikws import features
+    from minikws._fileio import atomic_write
 
     mel_keys = ("n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
     E = features.melspectrogram(y, sr=sr, **{k: settings[k] for k in mel_keys})
@@ -99,16 +97,8 @@ def _plot(path, y, sr, C, settings, title):
     fig.colorbar(im, ax=ax, label="value")
     axes[0].set_xlim(t_edges[0], max(t_edges[-1], y.size / sr))
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, name=f"--plot {path}") as f:
             fig.savefig(f, format="png", dpi=110)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     finally:
         plt.close(fig)

@@ -23,11 +23,11 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 from fractions import Fraction
 
 import numpy as np
 
+from minikws._fileio import atomic_write
 from minikws.augment import add_noise
 from minikws.datasets.core import Dataset
 from minikws.errors import MinikwsError
@@ -351,11 +351,9 @@ def _write_cache(path, digest, utterances):
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         offsets = np.concatenate([[0], np.cumsum([len(u) for u in utterances])]).astype(np.int64)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(path))
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path) as fh:
             np.savez(fh, digest=np.array(digest), samples=np.concatenate(utterances), offsets=offsets)
-        os.replace(tmp, path)
-    except OSError:
+    except (OSError, MinikwsError):
         pass
 
 
