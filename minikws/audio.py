@@ -27,7 +27,8 @@ from minikws._fileio import atomic_write
 from minikws._validate import check_float_array, check_positive_int
 from minikws.errors import MinikwsError
 
-__all__ = ["AudioError", "WavStream", "load_wav", "save_wav", "resample", "MAX_FLOAT_PEAK"]
+__all__ = ["AudioError", "WavStream", "load_wav", "save_wav", "resample", "duration_warning",
+           "MAX_FLOAT_PEAK", "SHORT_CLIP_S", "LONG_RECORDING_S"]
 
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
@@ -443,6 +444,35 @@ class WavStream:
     def __repr__(self):
         return (f"WavStream({self.name!r}, sr={self.sr}, channels={self.channels}, "
                 f"{_format_name(self._fmt[0], self.bits)})")
+
+
+# A spoken keyword lasts 0.3-0.8 s and the models are trained on clips of about 1 s (Speech Commands').
+SHORT_CLIP_S = 0.1
+LONG_RECORDING_S = 3.0
+
+
+def duration_warning(name, n_samples, sr):
+    """A one-line warning when a clip is too short or too long to be classified as one keyword, else None.
+
+    A clip of less than :data:`SHORT_CLIP_S` cannot hold a keyword, so its label is a guess. A
+    recording longer than :data:`LONG_RECORDING_S` holds more than one clip's worth of sound, and a
+    clip classifier labels it by its last frame: ``minikws detect`` finds keywords in long recordings.
+
+    Parameters
+    ----------
+    name : str
+        The file, named in the warning.
+    n_samples : int
+    sr : int
+    """
+    seconds = n_samples / sr
+    if seconds < SHORT_CLIP_S:
+        return (f"{name}: {seconds * 1000:.0f} ms is much shorter than a spoken keyword (0.3-0.8 s); "
+                f"its label is a guess")
+    if seconds > LONG_RECORDING_S:
+        return (f"{name}: a {seconds:.1f} s recording is much longer than a keyword clip (about 1 s), "
+                f"and is labelled by its last frame; to find keywords in it use `minikws detect`")
+    return None
 
 
 def save_wav(path, y, sr):

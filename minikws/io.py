@@ -138,8 +138,8 @@ def load_npz(path, *, kind):
     Parameters
     ----------
     path : str or os.PathLike
-    kind : str
-        The kind the caller expects (``"model"`` or ``"checkpoint"``).
+    kind : str or tuple of str
+        The kind(s) the caller accepts (``"model"``, ``"checkpoint"``).
 
     Returns
     -------
@@ -192,8 +192,10 @@ def load_npz(path, *, kind):
         raise _fail(path, "config is not valid JSON") from None
     if not isinstance(config, dict):
         raise _fail(path, "config is not a JSON object")
-    if config.get("kind") != kind:
-        raise _fail(path, f"holds a {config.get('kind')!r}, expected a {kind!r}")
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if config.get("kind") not in kinds:
+        want = " or ".join(repr(k) for k in kinds)
+        raise _fail(path, f"holds a {config.get('kind')!r}, expected a {want}")
     if int(version) == 1 and isinstance(config.get("model"), dict):
         config["model"].setdefault("cmn_window", 0)
     return config, arrays
@@ -214,10 +216,75 @@ def save_model(model, path):
              arrays=_prefixed("model", model.state_dict()))
 
 
+# Sane bounds of a model's settings. Far above any keyword spotter (the demo's is hidden 64, 2 layers,
+# 13 coefficients), far below what would make building the model or its front end exhaust memory.
+_BOUNDS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 65536, "win_length": 65536,
+           "hop_length": 65536, "n_mels": 1024, "cmn_window": 10**6, "sr": 768000, "classes": 100000}
+
+
+def _expected_shapes(config):
+    """name -> shape of every array a model of ``config`` holds (see KWSModel.state_dict)."""
+    H, L, C = config["hidden_size"], config["num_layers"], len(config["classes"])
+    K = config["features"]["n_mfcc"]
+    shapes = {}
+    for layer in range(L):
+        D = K if layer == 0 else H
+        shapes.update({f"lstm.l{layer}.Wx": (D, 4 * H), f"lstm.l{layer}.Wh": (H, 4 * H),
+                       f"lstm.l{layer}.b": (4 * H,)})
+    shapes.update({"fc.W": (H, C), "fc.b": (C,), "norm.mean": (K,), "norm.std": (K,)})
+    return shapes
+
+
+def _check_model_config(config, state):
+    """Check a stored model's settings against sane bounds and against the stored arrays' shapes,
+    before anything is built: a file claiming hidden_size 100000 with arrays of 64 is refused at once,
+    without allocating the 74 GiB its model would need. Raises MinikwsError."""
+    if not isinstance(config, dict):
+        raise MinikwsError("model settings: expected a JSON object")
+    needed = ("classes", "sr", "features", "cmn_window", "hidden_size", "num_layers", "dropout", "dtype",
+              "seed")
+    missing = [k for k in needed if k not in config]
+    if missing:
+        raise MinikwsError(f"model settings: missing {missing}")
+    features = config.get("features")
+    if not isinstance(features, dict):
+        raise MinikwsError("model settings: 'features' is not a JSON object")
+    if not isinstance(config.get("classes"), list):
+        raise MinikwsError("model settings: 'classes' is not a list of names")
+    checks = [("hidden_size", config.get("hidden_size"), 1), ("num_layers", config.get("num_layers"), 1),
+              ("cmn_window", config.get("cmn_window"), 0), ("sr", config.get("sr"), 1000)]
+    checks += [(k, features.get(k), 1) for k in ("n_mfcc", "n_fft", "win_length", "hop_length", "n_mels")
+               if k in features or k == "n_mfcc"]
+    for key, value, low in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _BOUNDS[key]:
+            raise MinikwsError(f"model settings: {key} = {value!r}, expected an integer in "
+                               f"[{low}, {_BOUNDS[key]}]")
+    if len(config["classes"]) > _BOUNDS["classes"]:
+        raise MinikwsError(f"model settings: {len(config['classes'])} classes, at most "
+                           f"{_BOUNDS['classes']} are supported")
+    if config.get("dtype") not in ("float32", "float64"):
+        raise MinikwsError(f"model settings: dtype must be float32 or float64, got {config.get('dtype')!r}")
+    expected = _expected_shapes(config)
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        show = lambda names: names[:4] + (["..."] if len(names) > 4 else [])  # noqa: E731
+        raise MinikwsError(f"arrays do not match the settings (hidden_size {config['hidden_size']}, "
+                           f"num_layers {config['num_layers']}): missing {show(missing)}, "
+                           f"unexpected {show(extra)}")
+    for name, shape in expected.items():
+        a = state[name]
+        if a.shape != shape or a.dtype != np.dtype(config["dtype"]):
+            raise MinikwsError(f"array {name!r} has shape {a.shape} dtype {a.dtype}; the settings "
+                               f"(hidden_size {config['hidden_size']}, {len(config['classes'])} classes, "
+                               f"n_mfcc {features['n_mfcc']}) need {shape} {config['dtype']}")
+
+
 def _model_from(path, config, state):
     from minikws.models import KWSModel
 
     try:
+        _check_model_config(config, state)
         model = KWSModel.from_config(config)
         model.load_state_dict(state)
     except MinikwsError as exc:
@@ -226,7 +293,15 @@ def _model_from(path, config, state):
 
 
 def load_model(path):
-    """Read a model file written by :func:`save_model` (or the best model of a checkpoint).
+    """Read a model file written by :func:`save_model`, or the best model of a checkpoint.
+
+    A checkpoint (:func:`save_checkpoint`, written by ``minikws train`` after every epoch) gives the
+    weights of its best validation epoch so far, or its latest weights when it has no validation
+    split: what ``minikws train`` would have saved had it not been interrupted.
+
+    The stored settings are checked against sane bounds and against the stored arrays' shapes before
+    any model is built, so a hostile file (a ``hidden_size`` of 100000 beside arrays of 64) is refused
+    at once.
 
     Returns
     -------
@@ -239,10 +314,11 @@ def load_model(path):
         describe a valid model.
     """
     path = os.fspath(path)
-    config, arrays = load_npz(path, kind="model")
+    config, arrays = load_npz(path, kind=("model", "checkpoint"))
     if not isinstance(config.get("model"), dict):
         raise _fail(path, "config has no model settings")
-    return _model_from(path, config["model"], _unprefixed("model", arrays))
+    prefix = "best" if config["kind"] == "checkpoint" and config.get("has_best") else "model"
+    return _model_from(path, config["model"], _unprefixed(prefix, arrays))
 
 
 class Checkpoint(NamedTuple):

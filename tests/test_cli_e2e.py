@@ -81,12 +81,16 @@ def test_predict_reports_broken_files_and_goes_on(trained, capsys, tmp_path):
     missing = tmp_path / "missing.wav"
     files = [os.fspath(good[0]), os.fspath(broken), os.fspath(missing), os.fspath(good[1])]
     capsys.readouterr()
-    assert main(["predict", "--model", os.fspath(model), *files, "--json"]) == 1
-    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert [d["file"] for d in lines] == files
-    assert "error" in lines[1] and "error" in lines[2]
-    for d in (lines[0], lines[3]):
+    assert main(["predict", "--model", os.fspath(model), *files, "--json"]) == 2
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.strip().splitlines()]
+    assert [d["file"] for d in lines] == [files[0], files[3]]  # the others still predicted
+    for d in lines:
         assert d["label"] in ("low", "high") and 0.0 <= d["probability"] <= 1.0
+    err = captured.err.strip().splitlines()  # README: the broken file in one line on stderr
+    assert len(err) == 2
+    assert err[0].startswith(f"minikws predict: error: {files[1]}: not a WAV file")
+    assert err[1] == f"minikws predict: error: {files[2]}: No such file or directory"
     assert main(["predict", "--model", os.fspath(model), os.fspath(good[0])]) == 0
     text = capsys.readouterr().out.strip().split("\t")
     assert text[0] == os.fspath(good[0]) and text[1] in ("low", "high")
