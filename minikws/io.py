@@ -30,6 +30,7 @@ from minikws.errors import MinikwsError
 __all__ = [
     "FORMAT_VERSION",
     "READABLE_VERSIONS",
+    "MODEL_LIMITS",
     "ModelFileError",
     "Checkpoint",
     "save_npz",
@@ -218,7 +219,7 @@ def save_model(model, path):
 
 # Sane bounds of a model's settings. Far above any keyword spotter (the demo's is hidden 64, 2 layers,
 # 13 coefficients), far below what would make building the model or its front end exhaust memory.
-_BOUNDS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 65536, "win_length": 65536,
+MODEL_LIMITS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 65536, "win_length": 65536,
            "hop_length": 65536, "n_mels": 1024, "cmn_window": 10**6, "sr": 768000, "classes": 100000}
 
 
@@ -256,12 +257,12 @@ def _check_model_config(config, state):
     checks += [(k, features.get(k), 1) for k in ("n_mfcc", "n_fft", "win_length", "hop_length", "n_mels")
                if k in features or k == "n_mfcc"]
     for key, value, low in checks:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _BOUNDS[key]:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MODEL_LIMITS[key]:
             raise MinikwsError(f"model settings: {key} = {value!r}, expected an integer in "
-                               f"[{low}, {_BOUNDS[key]}]")
-    if len(config["classes"]) > _BOUNDS["classes"]:
+                               f"[{low}, {MODEL_LIMITS[key]}]")
+    if len(config["classes"]) > MODEL_LIMITS["classes"]:
         raise MinikwsError(f"model settings: {len(config['classes'])} classes, at most "
-                           f"{_BOUNDS['classes']} are supported")
+                           f"{MODEL_LIMITS['classes']} are supported")
     if config.get("dtype") not in ("float32", "float64"):
         raise MinikwsError(f"model settings: dtype must be float32 or float64, got {config.get('dtype')!r}")
     expected = _expected_shapes(config)

@@ -225,6 +225,9 @@ class Trainer:
         Show tqdm progress bars; default: only when stderr is a terminal.
     log : callable, optional
         Receives one line of text per epoch (default: print it to stderr).
+    run_info : dict, optional
+        JSON settings stored in the checkpoint beside the trainer's own (the command line keeps where
+        the data came from there, so that ``--resume`` needs no other flag); not compared on resume.
 
     Attributes
     ----------
@@ -235,7 +238,7 @@ class Trainer:
         1-based epoch of the best validation accuracy.
     """
 
-    def __init__(self, model, config=None, *, checkpoint=None, progress=None, log=None):
+    def __init__(self, model, config=None, *, checkpoint=None, progress=None, log=None, run_info=None):
         from minikws.optim import AdamW
 
         self.model = model
@@ -251,6 +254,7 @@ class Trainer:
         self.best_epoch = None
         self.best_state = None
         self.step = 0
+        self.run_info = dict(run_info or {})
 
     # --------------------------------------------------------------------------------- schedule
     def _steps_per_epoch(self, n):
@@ -350,7 +354,7 @@ class Trainer:
     def _save_checkpoint(self, epoch, record):
         from minikws.io import save_checkpoint
 
-        record = {**record, "best_epoch": self.best_epoch}
+        record = {**record, "best_epoch": self.best_epoch, "run": self.run_info}
         save_checkpoint(self.checkpoint, model=self.model, optimizer_state=self.optimizer.state_dict(),
                         epoch=epoch, history=self.history, trainer=record, best_state=self.best_state)
 
@@ -362,7 +366,15 @@ class Trainer:
             raise MinikwsError(f"{os.fspath(path)}: checkpoint is of a model with other settings "
                                f"({ck.model.get_config()}); use the same --hidden/--layers/"
                                "--cmn-window/data")
-        old = {k: v for k, v in ck.trainer.items() if k != "best_epoch"}
+        old = {k: v for k, v in ck.trainer.items() if k not in ("best_epoch", "run")}
+        epochs = record["config"].get("epochs")
+        if isinstance(old.get("config"), dict) and "epochs" in old["config"]:
+            # More epochs than the interrupted run planned extend it (the cosine schedule is stretched
+            # to the new end); fewer than it has completed cannot be.
+            if epochs < ck.epoch:
+                raise MinikwsError(f"{os.fspath(path)}: checkpoint has completed {ck.epoch} epochs; "
+                                   f"epochs {epochs} must be at least that")
+            old = {**old, "config": {**old["config"], "epochs": epochs}}
         if old != record:
             diff = sorted(k for k in set(old.get("config", {})) | set(record["config"])
                           if old.get("config", {}).get(k) != record["config"].get(k))
@@ -468,7 +480,7 @@ def _split(dataset, subset):
 
 def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, features=None,
                      cmn_window=100, config=None, checkpoint=None, resume=None, progress=None, log=None,
-                     dtype=np.float32, backend="auto"):
+                     dtype=np.float32, backend="auto", run_info=None):
     """Build a :class:`~minikws.models.KWSModel` for a data set and train it on its splits.
 
     Parameters
@@ -479,7 +491,7 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
         The model's settings (see :class:`~minikws.models.KWSModel`); ``features`` defaults to
         :func:`~minikws.models.default_feature_settings` at the data set's sample rate.
     config : TrainConfig, optional
-    checkpoint, resume, progress, log
+    checkpoint, resume, progress, log, run_info
         As :class:`Trainer` and :meth:`Trainer.fit`.
 
     Returns
@@ -509,11 +521,18 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     if config.wave_augment:
         noises = [np.asarray(v, dtype=np.float32) for _, v in sorted(dataset.noise.items())]
 
-        def augment(rng):
-            clips = [augment_waveform(y, rng, sr=dataset.sr, noises=noises) for y in train.audio]
-            return featurize_dataset(model, clips, sr=dataset.sr)
+        def augment(rng):  # before every epoch: a bar, so that the pause before the epoch's bar shows
+            bar = _progress_bar(total=len(train.audio), enabled=show, desc="augment")
+            clips = []
+            try:
+                for y in train.audio:
+                    clips.append(augment_waveform(y, rng, sr=dataset.sr, noises=noises))
+                    bar.update(1)
+            finally:
+                bar.close()
+            return featurize_dataset(model, clips, sr=dataset.sr, progress=show, desc="features")
 
-    trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log)
+    trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log, run_info=run_info)
     trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None, resume=resume,
                 augment=augment)
     return model, trainer
