@@ -8,9 +8,9 @@ A minikws file is a NumPy ``.npz`` (a zip of ``.npy`` arrays) holding
 * the numeric arrays themselves (weights, normalisation statistics, optimizer moments), under
   dotted names such as ``model.lstm.l0.Wx``.
 
-Writing goes to a temporary file in the destination's folder, which is then renamed over the
-destination (``os.replace`` is atomic on POSIX and Windows), so a crash mid-write leaves either the old
-file or the new one, never half of one.
+Writing goes through :func:`minikws._fileio.atomic_write`: a temporary file in the destination's
+folder, renamed over the destination (``os.replace`` is atomic on POSIX and Windows), so a crash
+mid-write leaves either the old file or the new one, never half of one.
 
 Reading never unpickles: every member is checked (name, ``.npy`` header, dtype, size) before its data is
 read, object arrays are refused, and arrays are read with ``allow_pickle=False``. Anything wrong -- a

@@ -428,6 +428,9 @@ class Trainer:
             start = self._resume(resume, record)
         else:
             self.model.fit_normalization(train_feats)
+            if self.checkpoint and os.path.exists(self.checkpoint):
+                self.log(f"note: {self.checkpoint} exists; this fresh run replaces it with its own "
+                         f"checkpoints (resume={self.checkpoint!r} would continue it instead)")
         if start > 0 and self._should_stop(start):
             start = self.config.epochs  # the interrupted run had already stopped early
         for epoch in range(start, self.config.epochs):

@@ -264,7 +264,26 @@ def test_fresh_run_over_a_finished_checkpoint_says_so(tmp_path, capsys, tones):
     assert main(_train(tones, out, "--epochs", "1")) == 0
     capsys.readouterr()
     assert main(_train(tones, out, "--epochs", "1")) == 0
-    assert "replacing the checkpoint of a finished run" in capsys.readouterr().err
+    ckpt = tmp_path / "m.ckpt.npz"
+    assert f"note: {ckpt} exists; this fresh run replaces it" in capsys.readouterr().err
+
+
+def test_trainer_says_when_a_fresh_run_replaces_a_checkpoint(tmp_path):
+    from minikws.models import KWSModel
+    from minikws.train import TrainConfig, Trainer
+
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((5, 13)).astype(np.float32) for _ in range(6)]
+    labels = np.array([0, 1] * 3)
+    ckpt = tmp_path / "c.npz"
+    lines = []
+    for _ in range(2):
+        model = KWSModel(classes=["a", "b"], hidden_size=3, num_layers=1)
+        Trainer(model, TrainConfig(epochs=1, batch_size=3), checkpoint=ckpt, progress=False,
+                log=lines.append).fit(feats, labels)
+    notes = [line for line in lines if line.startswith("note:")]
+    assert notes == [f"note: {ckpt} exists; this fresh run replaces it with its own checkpoints "
+                     f"(resume={str(ckpt)!r} would continue it instead)"]
 
 
 def test_predict_and_evaluate_accept_a_checkpoint(tmp_path, capsys, monkeypatch, tones):

@@ -147,9 +147,8 @@ def _from_checkpoint(args, ck, path):
 
 
 def _existing_checkpoint(path):
-    """None if ``path`` is free or holds a finished run (noted on stderr); refuse an unfinished run's."""
-    import sys
-
+    """Refuse to replace an unfinished run's checkpoint; a finished run's is replaced (the trainer says
+    so when it starts)."""
     from minikws import io
     from minikws.errors import MinikwsError
 
@@ -165,7 +164,6 @@ def _existing_checkpoint(path):
         raise MinikwsError(f"--checkpoint {path}: holds an unfinished run ({ck.epoch} of "
                            f"{config.get('epochs')} epochs); continue it with --resume {path}, or give "
                            f"another --checkpoint")
-    print(f"minikws train: note: replacing the checkpoint of a finished run in {path}", file=sys.stderr)
 
 
 def check_common(args, *, batch_size, classes=12):
