@@ -92,7 +92,7 @@ def _read_exactly(f, n):
     """``n`` bytes from ``f`` (a pipe may return fewer per call); fewer only at the end."""
     parts, got = [], 0
     while got < n:
-        b = f.read(n - got)
+        b = f.read(min(n - got, 1 << 20))  # a stream's header may claim gigabytes: never ask for them at once
         if not b:
             break
         parts.append(b)

@@ -194,3 +194,20 @@ def test_cli_reads_unknown_size_files(tmp_path, capsys, data_size):
     path.write_bytes(streamed_wav(pcm, data_size=data_size))
     assert main(["mfcc", os.fspath(path), "--json"]) == 0
     assert '"samples": 8000' in capsys.readouterr().out
+
+
+def test_stream_claiming_gigabytes_allocates_nothing_large():
+    import tracemalloc
+
+    pcm, _ = tone_pcm(100)
+    data = streamed_wav(pcm, data_size=0xFFFFFFF0)  # 4 GB promised, 200 bytes sent
+    f, t = _pipe_writer(data, _chop([]))
+    tracemalloc.start()
+    try:
+        with f, pytest.raises(AudioError, match="the stream ended after 200"):
+            audio.load_wav(f"/dev/fd/{f.fileno()}")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    t.join()
+    assert peak < 8 << 20
