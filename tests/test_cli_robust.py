@@ -364,3 +364,14 @@ def test_help_texts_state_the_defaults(capsys):
         main(["mfcc", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "every 20 ms" in text and "10 ms hop" in text
+
+
+def test_the_augmentation_before_each_epoch_has_a_bar(capsys, tones):
+    from minikws.train import TrainConfig, train_on_dataset
+
+    ds = datasets.load_dataset(os.fspath(tones), kind="folders")
+    capsys.readouterr()
+    train_on_dataset(ds, hidden_size=4, num_layers=1, config=TrainConfig(epochs=2, batch_size=8),
+                     progress=True, log=lambda line: None)
+    err = capsys.readouterr().err
+    assert err.count("augment") >= 2 and "epoch 2/2" in err  # a bar for it before every epoch's own
