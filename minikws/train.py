@@ -406,7 +406,9 @@ class Trainer:
             The validation split (early stopping and best-epoch selection); without it the last epoch
             is kept.
         resume : str or os.PathLike, optional
-            A checkpoint of this run to continue from.
+            A checkpoint of this run to continue from. Every setting must be the checkpoint's, except
+            ``config.epochs``, which may be larger than the run planned: the cosine schedule is then
+            stretched to the new last step.
         augment : callable, optional
             ``augment(rng) -> list of ndarray (F_n, K)``: fresh features of the training clips (same
             order and labels), called at the start of every epoch with that epoch's generator.

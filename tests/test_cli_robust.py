@@ -246,6 +246,19 @@ def test_ctrl_c_says_how_to_resume_and_resume_needs_no_other_flag(tmp_path, caps
              r"--hidden 16: the run in .* has 8; leave the flag out")
 
 
+def test_ctrl_c_before_the_first_epoch_of_a_fresh_run_over_a_finished_one(tmp_path, capsys, monkeypatch,
+                                                                          tones):
+    out = tmp_path / "m.npz"
+    assert main(_train(tones, out, "--epochs", "1")) == 0
+    os.utime(tmp_path / "m.ckpt.npz", (1e9, 1e9))  # the earlier run's checkpoint, long ago
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 0)
+        capsys.readouterr()
+        assert main(_train(tones, out, "--epochs", "3")) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "minikws train: interrupted before the first epoch ended; nothing was saved")
+
+
 def test_resume_with_more_epochs_extends_the_run(tmp_path, capsys, tones):
     out, ckpt = tmp_path / "m.npz", tmp_path / "m.ckpt.npz"
     assert main(_train(tones, out, "--epochs", "2", "--patience", "0")) == 0

@@ -201,14 +201,20 @@ def report(model, dataset, *, as_json, plots=None, history=None, extra=None):
     return result
 
 
-def _interrupted(checkpoint):
-    """What to tell a user who pressed Ctrl-C: where the run is saved and how to continue it."""
+def _interrupted(checkpoint, started):
+    """What to tell a user who pressed Ctrl-C: where the run is saved and how to continue it.
+
+    ``started`` is the run's start (``time.time()``): a checkpoint older than that is an earlier run's.
+    """
     from minikws import io
 
+    nothing = "minikws train: interrupted before the first epoch ended; nothing was saved"
     try:
+        if os.path.getmtime(checkpoint) < started:
+            return nothing
         ck = io.load_checkpoint(checkpoint)
-    except Exception:  # no checkpoint yet (or a foreign file we refused to replace): nothing saved
-        return "minikws train: interrupted before the first epoch ended; nothing was saved"
+    except (OSError, io.ModelFileError):
+        return nothing
     total = (ck.trainer.get("config") or {}).get("epochs")
     return (f"minikws train: interrupted after epoch {ck.epoch} of {total}; continue with "
             f"`minikws train --resume {checkpoint}` (add --epochs N to train longer)")
@@ -226,7 +232,7 @@ def run(args):
     from minikws.errors import MinikwsError
     from minikws.train import train_on_dataset
 
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     if args.resume:
         _args.input_file("--resume", args.resume)
         _from_checkpoint(args, io.load_checkpoint(args.resume), args.resume)
@@ -268,7 +274,7 @@ def run(args):
             cmn_window=args.cmn_window, config=config, checkpoint=checkpoint, resume=args.resume,
             progress=progress, backend=args.backend, run_info=run_info)
     except KeyboardInterrupt:
-        print(_interrupted(checkpoint), file=sys.stderr)
+        print(_interrupted(checkpoint, started), file=sys.stderr)
         return 130
     io.save_model(model, out)
     print(f"model written to {out} ({model.num_parameters()} parameters, best epoch "
