@@ -166,3 +166,23 @@ def test_save_speech_commands_full_disk_names_the_file(tmp_path, monkeypatch):
     with pytest.raises(WriteError, match="No space left on device"):
         save_speech_commands(ds, tmp_path / "set")
     assert not (tmp_path / "set").exists()
+
+
+def test_a_write_killed_by_sigkill_is_cleaned_up_by_the_next_one(tmp_path, monkeypatch):
+    import signal
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, time; from minikws._fileio import atomic_write\n"
+            "with atomic_write(sys.argv[1]) as f:\n"
+            "    f.write(b'x' * 100000); f.flush(); print('ready', flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, os.fspath(tmp_path / "m.ckpt.npz")],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root})
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    left = os.listdir(tmp_path)
+    assert len(left) == 1 and left[0].startswith(f".m.ckpt.npz{TMP_MARK}{proc.pid}-")  # orphaned
+    monkeypatch.setattr(_fileio, "_swept", set())  # a new process: it has not swept this folder yet
+    _write_checkpoint(tmp_path / "m.ckpt.npz")
+    assert os.listdir(tmp_path) == ["m.ckpt.npz"]
