@@ -29,7 +29,8 @@ import shutil
 
 from minikws.errors import MinikwsError
 
-__all__ = ["WriteError", "TMP_MARK", "atomic_write", "atomic_folder", "check_output_file", "check_output_folder",
+__all__ = ["WriteError", "TMP_MARK", "atomic_write", "atomic_folder", "check_output_file",
+           "check_output_folder",
            "remove_stale_temporaries", "describe_os_error"]
 
 TMP_MARK = ".minikws-tmp-"

@@ -60,7 +60,7 @@ def _train(tones, out, *extra):
     (["train", "--out", "M", "--patience", "-1"], r"--patience -1: expected an integer >= 0"),
     (["train", "--out", "M", "--cmn-window", "-3"], r"--cmn-window -3"),
     (["train", "--out", "M", "--layers", "0"], r"--layers 0"),
-    (["train", "--out", "M", "--per-word", "5"], r"--per-word 5: leaves the validation and test splits empty"),
+    (["train", "--out", "M", "--per-word", "5"], r"--per-word 5: leaves the validation and test splits"),
     (["train", "--out", "MISSING/m.npz"], r"--out .*MISSING/m.npz: folder .*MISSING does not exist"),
     (["train", "--out", "FILE/m.npz"], r"--out .*FILE/m.npz: folder .*FILE is not a folder"),
     (["train", "--out", "DIR"], r"--out .*DIR: is a folder"),

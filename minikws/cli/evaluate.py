@@ -4,7 +4,8 @@
 def add_parser(p):
     from minikws.cli.train import add_data_arguments
 
-    p.add_argument("--model", metavar="MODEL.npz", required=True, help="a model written by minikws train (or a checkpoint: its best model)")
+    p.add_argument("--model", metavar="MODEL.npz", required=True,
+                   help="a model written by minikws train (or a checkpoint: its best model)")
     add_data_arguments(p, required=True)
     p.add_argument("--subset", choices=("test", "validation", "train"), default="test",
                    help="which split to score (default: test)")

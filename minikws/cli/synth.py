@@ -10,8 +10,9 @@ def add_parser(p):
     p.add_argument("--words", nargs="+", metavar="WORD", default=None,
                    help="keywords (default: yes no up down left right on off stop go); "
                         "_unknown_ and _silence_ classes are added")
-    p.add_argument("--per-word", type=int, default=None, help="clips per class (default: 500; at least 6, so that "
-                                                        "validation and test get one each)")
+    p.add_argument("--per-word", type=int, default=None,
+                   help="clips per class (default: 500; at least 6, so that validation and test get one "
+                        "each)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
 
 
