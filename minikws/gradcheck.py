@@ -19,6 +19,7 @@ layer of :mod:`minikws.nn` (the ``minikws gradcheck`` command prints the result)
 """
 import numpy as np
 
+from minikws._validate import check_seed
 from minikws.errors import MinikwsError
 
 __all__ = ["numerical_gradient", "rel_error", "check", "check_layers", "THRESHOLD"]
@@ -360,6 +361,7 @@ def check_layers(*, seed=0):
         One row per (layer, parameter): ``{"layer", "parameter", "rel_error", "passed"}``, where
         passed means ``rel_error <= THRESHOLD``.
     """
+    seed = check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     rows = []
     for layer, fwd, bwd, inputs in _layer_checks(rng, seed):

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from minikws._fileio import check_output_file
 from minikws._validate import check_positive_int
 from minikws.errors import MinikwsError
 
@@ -246,6 +247,8 @@ class Trainer:
         if not isinstance(self.config, TrainConfig):
             raise MinikwsError(f"config: expected a TrainConfig, got {type(self.config).__name__}")
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        if self.checkpoint is not None:  # now, not after the first epoch
+            check_output_file(self.checkpoint, name=f"checkpoint {self.checkpoint}")
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.log = log if log is not None else (lambda line: print(line, file=sys.stderr, flush=True))
         self.optimizer = AdamW(model.params, lr=self.config.lr, weight_decay=self.config.weight_decay)

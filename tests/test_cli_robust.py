@@ -388,3 +388,18 @@ def test_the_augmentation_before_each_epoch_has_a_bar(capsys, tones):
                      progress=True, log=lambda line: None)
     err = capsys.readouterr().err
     assert err.count("augment") >= 2 and "epoch 2/2" in err  # a bar for it before every epoch's own
+
+
+def test_api_refuses_bad_seeds_and_checkpoint_paths_before_work(tmp_path):
+    from minikws import gradcheck
+    from minikws.errors import MinikwsError
+    from minikws.models import KWSModel
+    from minikws.train import Trainer
+
+    with pytest.raises(MinikwsError, match=r"^seed: expected an integer seed in \[0, 2\*\*63\), got -1$"):
+        gradcheck.check_layers(seed=-1)
+    with pytest.raises(MinikwsError, match=r"^seed: expected an integer seed"):
+        datasets.synthesize_commands(words=["yes"], per_word=6, seed=-1)
+    model = KWSModel(classes=["a", "b"], hidden_size=3, num_layers=1)
+    with pytest.raises(MinikwsError, match=r"^checkpoint .*missing/c.npz: folder .*missing does not exist$"):
+        Trainer(model, checkpoint=tmp_path / "missing" / "c.npz")

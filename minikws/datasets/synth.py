@@ -30,6 +30,7 @@ import numpy as np
 from minikws._fileio import atomic_write
 from minikws.augment import add_noise
 from minikws.datasets.core import Dataset
+from minikws._validate import check_seed
 from minikws.errors import MinikwsError
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -114,6 +115,7 @@ def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_w
     unknown = tuple(w for w in _check_words("unknown_words", unknown_words, empty=True)
                     if w not in words)
     per_word = _check_int("per_word", per_word, 1)
+    seed = check_seed("seed", seed)
     sr = _check_int("sr", sr, 1000)
     if not (np.isfinite(duration) and 0.1 <= duration <= 10.0):
         raise MinikwsError(f"duration: expected 0.1..10 seconds, got {duration!r}")
