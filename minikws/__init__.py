@@ -2,20 +2,24 @@
 
 Data flows through the package the way it flows through a recognizer::
 
-    minikws.audio      WAV files -> waveforms (load_wav, save_wav, WavStream for pipes)
-    minikws.features   waveforms -> MFCC (frames, coefficients)
-    minikws.augment    noise, shift, gain, speed, SpecAugment
-    minikws.nn         LSTM, Linear, softmax cross-entropy (forward/backward pairs)
-    minikws.optim      SGD, Adam, AdamW, clipping, schedules
-    minikws.gradcheck  numerical gradients that prove each backward formula
-    minikws.models     KWSModel: MFCC -> running CMN -> LSTM x L -> Linear -> softmax
-    minikws.streaming  frame-by-frame inference on a stream
-    minikws.datasets   the synthesized speech commands; loaders for recordings on disk
-    minikws.train      Trainer and train_on_dataset: AdamW, warm-up + cosine, early stopping, resume
-    minikws.metrics    accuracy, classification report, confusion matrix, plots
-    minikws.io         model and checkpoint files (.npz, never unpickled)
-    minikws.errors     MinikwsError, the one-line error every user mistake raises
-    minikws.cli        the ``minikws`` command
+    minikws.audio       WAV files -> waveforms; resampling; WavStream for a WAV arriving on a pipe
+    minikws.augment     waveform perturbations and SpecAugment masks for training
+    minikws.features    waveforms -> MFCC (frames, coefficients), running CMN
+    minikws.frontend    clips or streamed chunks -> the model's feature frames (FrontEnd)
+    minikws.nn          LSTM, Linear, softmax cross-entropy (forward/backward pairs)
+    minikws.optim       SGD, Adam, AdamW, clipping, schedules
+    minikws.models      KWSModel: front end + LSTM stack + Linear, with its settings
+    minikws.io          model and checkpoint files (safe .npz)
+    minikws.streaming   Stream: audio chunks -> front end -> LSTM state -> per-frame outputs
+    minikws.train       the training loop (Trainer) and data-set helpers
+    minikws.metrics     accuracy, confusion matrices, reports, plots
+    minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
+    minikws.gradcheck   numerical gradients that prove each backward formula
+    minikws.cli         the ``minikws`` command
+
+and beside the flow: minikws.defaults (every default setting, once), minikws.errors (MinikwsError),
+minikws._validate (argument checks), minikws._fileio (every file written, atomically), minikws._backend
+and minikws._lstm_kernel (the compiled LSTM).
 
 Each is imported on first use (``import minikws; minikws.nn.lstm_forward`` works, and ``import
 minikws`` alone stays cheap).
@@ -33,8 +37,8 @@ from minikws.errors import MinikwsError  # noqa: E402,F401
 
 # The public submodules, imported on first attribute access (PEP 562), so that `import minikws` costs
 # nothing beyond this file while `minikws.nn.lstm_forward` works without a second import line.
-SUBMODULES = ("audio", "features", "augment", "nn", "optim", "gradcheck", "models", "streaming",
-              "datasets", "train", "metrics", "io", "errors", "cli")
+SUBMODULES = ("audio", "augment", "features", "frontend", "nn", "optim", "models", "io", "streaming",
+              "train", "metrics", "datasets", "gradcheck", "cli", "defaults", "errors")
 
 __all__ = ["MinikwsError", "__version__", *SUBMODULES]
 

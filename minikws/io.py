@@ -26,6 +26,7 @@ import numpy as np
 
 from minikws._fileio import atomic_write
 from minikws.errors import MinikwsError
+from minikws.models import KWSModel
 
 __all__ = [
     "FORMAT_VERSION",
@@ -41,10 +42,9 @@ __all__ = [
     "load_checkpoint",
 ]
 
-FORMAT_VERSION = 2
-# Versions this minikws reads. Version 1 (before the running CMN) had no "cmn_window" in the model
-# settings; such a model was trained on raw MFCCs, so it is read with cmn_window = 0.
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+# Versions this minikws reads; older model settings are brought to version 3's by _upgrade_model_config.
+READABLE_VERSIONS = (1, 2, 3)
 _RESERVED = ("format_version", "config")
 _MAX_BYTES = 2**31  # no minikws file is near 2 GiB; a header claiming more is hostile or broken
 _ALLOWED_KINDS = "fiub"  # float, signed/unsigned int, bool: never object, void, string
@@ -197,9 +197,30 @@ def load_npz(path, *, kind):
     if config.get("kind") not in kinds:
         want = " or ".join(repr(k) for k in kinds)
         raise _fail(path, f"holds a {config.get('kind')!r}, expected a {want}")
-    if int(version) == 1 and isinstance(config.get("model"), dict):
-        config["model"].setdefault("cmn_window", 0)
+    if isinstance(config.get("model"), dict):
+        config["model"] = _upgrade_model_config(config["model"], int(version))
     return config, arrays
+
+
+def _upgrade_model_config(model, version):
+    """A model's settings as format 3 stores them, from a file of format ``version``.
+
+    Format 3 keeps the front end's settings under ``"frontend"`` (:meth:`FrontEnd.get_config`), with an
+    absolute log floor. Formats 1 and 2 kept ``sr``, ``features`` and ``cmn_window`` beside the network's
+    settings, and their models were trained with librosa's floor 80 dB below each clip's maximum
+    (``top_db=80, amin=1e-10``), so they are read with that floor: they featurize clips as they were
+    trained, but cannot stream. Format 1 (before the running CMN) had no ``cmn_window``: 0.
+    """
+    if version >= 3:
+        return model
+    model = dict(model)
+    if version == 1:
+        model.setdefault("cmn_window", 0)
+    frontend = {key: model.pop(key) for key in ("sr", "features", "cmn_window") if key in model}
+    if isinstance(frontend.get("features"), dict):
+        frontend["features"] = {"top_db": 80.0, "amin": 1e-10, **frontend["features"]}
+    model["frontend"] = frontend
+    return model
 
 
 def _prefixed(prefix, d):
@@ -219,14 +240,15 @@ def save_model(model, path):
 
 # Sane bounds of a model's settings. Far above any keyword spotter (the demo's is hidden 64, 2 layers,
 # 13 coefficients), far below what would make building the model or its front end exhaust memory.
-MODEL_LIMITS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 65536, "win_length": 65536,
-           "hop_length": 65536, "n_mels": 1024, "cmn_window": 10**6, "sr": 768000, "classes": 100000}
+MODEL_LIMITS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 65536,
+                "win_length": 65536, "hop_length": 65536, "n_mels": 1024, "cmn_window": 10**6, "sr": 768000,
+                "classes": 100000}
 
 
 def _expected_shapes(config):
     """name -> shape of every array a model of ``config`` holds (see KWSModel.state_dict)."""
     H, L, C = config["hidden_size"], config["num_layers"], len(config["classes"])
-    K = config["features"]["n_mfcc"]
+    K = config["frontend"]["features"]["n_mfcc"]
     shapes = {}
     for layer in range(L):
         D = K if layer == 0 else H
@@ -242,18 +264,18 @@ def _check_model_config(config, state):
     without allocating the 74 GiB its model would need. Raises MinikwsError."""
     if not isinstance(config, dict):
         raise MinikwsError("model settings: expected a JSON object")
-    needed = ("classes", "sr", "features", "cmn_window", "hidden_size", "num_layers", "dropout", "dtype",
-              "seed")
+    needed = ("classes", "frontend", "hidden_size", "num_layers", "dropout", "dtype", "seed")
     missing = [k for k in needed if k not in config]
     if missing:
         raise MinikwsError(f"model settings: missing {missing}")
-    features = config.get("features")
-    if not isinstance(features, dict):
-        raise MinikwsError("model settings: 'features' is not a JSON object")
+    frontend = config["frontend"]
+    if not isinstance(frontend, dict) or not isinstance(frontend.get("features"), dict):
+        raise MinikwsError("model settings: 'frontend' is not a JSON object with 'features'")
+    features = frontend["features"]
     if not isinstance(config.get("classes"), list):
         raise MinikwsError("model settings: 'classes' is not a list of names")
     checks = [("hidden_size", config.get("hidden_size"), 1), ("num_layers", config.get("num_layers"), 1),
-              ("cmn_window", config.get("cmn_window"), 0), ("sr", config.get("sr"), 1000)]
+              ("cmn_window", frontend.get("cmn_window"), 0), ("sr", frontend.get("sr"), 1000)]
     checks += [(k, features.get(k), 1) for k in ("n_mfcc", "n_fft", "win_length", "hop_length", "n_mels")
                if k in features or k == "n_mfcc"]
     for key, value, low in checks:
@@ -282,8 +304,6 @@ def _check_model_config(config, state):
 
 
 def _model_from(path, config, state):
-    from minikws.models import KWSModel
-
     try:
         _check_model_config(config, state)
         model = KWSModel.from_config(config)

@@ -38,10 +38,10 @@ HOSTILE = {
     "hidden_100000": (lambda c: c.update(hidden_size=100000), "hidden_size = 100000"),
     "layers_1e7": (lambda c: c.update(num_layers=10**7), "num_layers = 10000000"),
     "layers_40": (lambda c: c.update(num_layers=40), "missing"),
-    "n_fft_1e9": (lambda c: c["features"].update(n_fft=10**9), "n_fft"),
-    "n_mels_1e6": (lambda c: c["features"].update(n_mels=10**6), "n_mels"),
+    "n_fft_1e9": (lambda c: c["frontend"]["features"].update(n_fft=10**9), "n_fft"),
+    "n_mels_1e6": (lambda c: c["frontend"]["features"].update(n_mels=10**6), "n_mels"),
     "classes_5000": (lambda c: c.update(classes=[f"c{i}" for i in range(5000)]), "fc.W"),
-    "sr_1e9": (lambda c: c.update(sr=10**9), "sr"),
+    "sr_1e9": (lambda c: c["frontend"].update(sr=10**9), "sr"),
 }
 
 

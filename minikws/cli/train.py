@@ -1,6 +1,8 @@
 """minikws train: train a keyword spotter on a folder of recordings or the built-in synthesized set."""
 import os
 
+from minikws.defaults import DEFAULTS
+
 DATASET_KINDS = ("auto", "folders", "speech-commands", "fsdd")
 
 
@@ -23,11 +25,12 @@ def load_data(root, kind):
     return datasets.load_dataset(root, kind=kind)
 
 
-# Defaults of the flags that --resume takes from the checkpoint when they are not given (None in the
-# parser, so that a flag the user typed can be told from one left out). tests/test_cli_train.py checks
-# that they agree with train_on_dataset's and TrainConfig's.
-MODEL_DEFAULTS = {"hidden": 64, "layers": 2, "dropout": 0.1, "cmn_window": 100}
-TRAIN_DEFAULTS = {"epochs": 30, "lr": 1e-2, "batch_size": 32, "patience": 10, "seed": 0}
+# The flags that --resume takes from the checkpoint when they are not given: None in the parser, so that
+# a flag the user typed can be told from one left out; the defaults are filled in after that.
+MODEL_DEFAULTS = {"hidden": DEFAULTS.hidden_size, "layers": DEFAULTS.num_layers,
+                  "dropout": DEFAULTS.dropout, "cmn_window": DEFAULTS.cmn_window}
+TRAIN_DEFAULTS = {"epochs": DEFAULTS.epochs, "lr": DEFAULTS.lr, "batch_size": DEFAULTS.batch_size,
+                  "patience": DEFAULTS.patience, "seed": DEFAULTS.seed}
 
 
 def add_parser(p):
@@ -35,23 +38,31 @@ def add_parser(p):
     p.add_argument("--out", metavar="MODEL.npz",
                    help="where to write the trained model (required, except with --resume: the run's own)")
     p.add_argument("--epochs", type=int, default=None,
-                   help="maximum epochs (default: 30; with --resume, more than the run planned extends it)")
-    p.add_argument("--hidden", type=int, default=None, help="LSTM hidden units per layer (default: 64)")
-    p.add_argument("--layers", type=int, default=None, help="stacked LSTM layers (default: 2)")
+                   help=f"maximum epochs (default: {DEFAULTS.epochs}; with --resume, more than the run "
+                        f"planned extends it)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help=f"LSTM hidden units per layer (default: {DEFAULTS.hidden_size})")
+    p.add_argument("--layers", type=int, default=None,
+                   help=f"stacked LSTM layers (default: {DEFAULTS.num_layers})")
     p.add_argument("--lr", type=float, default=None,
-                   help="peak learning rate of AdamW, reached after one epoch of warm-up and decayed on a "
-                        "cosine (default: 1e-2; a small LSTM trained from scratch wants about 1e-3 to "
-                        "1e-2, not the 2e-5 used to fine-tune a pretrained model)")
-    p.add_argument("--batch-size", type=int, default=None, help="clips per step (default: 32)")
-    p.add_argument("--dropout", type=float, default=None, help="dropout probability in [0, 1) (default: 0.1)")
+                   help=f"peak learning rate of AdamW, reached after {DEFAULTS.warmup_epochs:g} epoch(s) "
+                        f"of warm-up and decayed on a cosine (default: {DEFAULTS.lr:g}; a small LSTM "
+                        f"trained from scratch wants about 1e-3 to 1e-2, not the 2e-5 used to fine-tune "
+                        f"a pretrained model)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"clips per step (default: {DEFAULTS.batch_size})")
+    p.add_argument("--dropout", type=float, default=None,
+                   help=f"dropout probability in [0, 1) (default: {DEFAULTS.dropout:g})")
     p.add_argument("--cmn-window", type=int, default=None, metavar="FRAMES",
-                   help="running cepstral mean normalisation window; 0 turns it off (default: 100)")
+                   help="running cepstral mean normalisation window; 0 turns it off "
+                        f"(default: {DEFAULTS.cmn_window})")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy (0: never; "
-                        "default: 10)")
+                        f"default: {DEFAULTS.patience})")
     p.add_argument("--no-augment", action="store_true", default=None,
                    help="train on the clips as they are: no waveform perturbation, no SpecAugment masks")
-    p.add_argument("--seed", type=int, default=None, help="seed of every random choice (default: 0)")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of every random choice (default: {DEFAULTS.seed})")
     p.add_argument("--checkpoint", metavar="CKPT.npz",
                    help="checkpoint written after every epoch (default: OUT with .ckpt.npz); a fresh run "
                         "refuses to replace the checkpoint of an unfinished one")
