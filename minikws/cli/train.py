@@ -125,8 +125,9 @@ def _from_checkpoint(args, ck, path):
             raise MinikwsError(f"{_flag(name)} {given}: the run in {path} has {stored}; leave the flag "
                                f"out to resume it (only --epochs may change)")
 
+    frontend = model.get("frontend", model)  # format 3 keeps the front end's settings apart
     for name, key in _FLAG_OF_MODEL.items():
-        take(name, model[key])
+        take(name, frontend[key] if key == "cmn_window" else model[key])
     for name, key in _FLAG_OF_TRAIN.items():
         if key in config:
             take(name, config[key])
