@@ -15,6 +15,7 @@ Data flows through the package the way it flows through a recognizer::
     minikws.metrics     accuracy, confusion matrices, reports, plots
     minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
     minikws.gradcheck   numerical gradients that prove each backward formula
+    minikws.serve       the model as a web service, and a page that listens to the microphone
     minikws.cli         the ``minikws`` command
 
 and beside the flow: minikws.defaults (every default setting, once), minikws.errors (MinikwsError),
@@ -38,7 +39,7 @@ from minikws.errors import MinikwsError  # noqa: E402,F401
 # The public submodules, imported on first attribute access (PEP 562), so that `import minikws` costs
 # nothing beyond this file while `minikws.nn.lstm_forward` works without a second import line.
 SUBMODULES = ("audio", "augment", "features", "frontend", "nn", "optim", "models", "io", "streaming",
-              "train", "metrics", "datasets", "gradcheck", "cli", "defaults", "errors")
+              "train", "metrics", "datasets", "gradcheck", "serve", "cli", "defaults", "errors")
 
 __all__ = ["MinikwsError", "__version__", *SUBMODULES]
 

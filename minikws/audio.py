@@ -17,6 +17,7 @@ Integer samples are scaled to [-1, 1) by dividing by :math:`2^{b-1}` (8-bit samp
 are centred on 128 first); float samples are returned as stored.
 """
 import functools
+import io
 import os
 import stat
 import struct
@@ -28,7 +29,7 @@ from minikws._fileio import atomic_write
 from minikws._validate import check_float_array, check_positive_int
 from minikws.errors import MinikwsError
 
-__all__ = ["AudioError", "WavStream", "load_wav", "save_wav", "resample", "resample_ratio",
+__all__ = ["AudioError", "WavStream", "load_wav", "decode_wav", "save_wav", "resample", "resample_ratio",
            "duration_warning", "MAX_FLOAT_PEAK", "SHORT_CLIP_S", "LONG_RECORDING_S"]
 
 WAVE_FORMAT_PCM = 0x0001
@@ -353,20 +354,53 @@ def load_wav(path, sr=None, mono=True):
         infinite samples, or float samples beyond :data:`MAX_FLOAT_PEAK`. The message starts with
         the path.
     """
-    if sr is not None:
-        sr = check_positive_int("sr", sr)
     name = _open_name(path)
     try:
         with open(name, "rb") as f:
-            file_size = _size_if_regular(f)
-            fmt, size = _read_header(name, f, file_size)
-            raw = f.read() if size is None else _read_exactly(f, size)
+            return _read(f, _size_if_regular(f), name, sr, mono)
     except (FileNotFoundError, AudioError):
         raise
     except PermissionError as exc:
         raise AudioError(f"{name}: permission denied") from exc
     except OSError as exc:
         raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+
+
+def decode_wav(data, *, name="WAV data", sr=None, mono=True):
+    """Read a WAV file held in memory (an upload, a pipe), exactly as :func:`load_wav` reads a path.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+        The whole file.
+    name : str
+        How to name the data in error messages.
+    sr, mono
+        As :func:`load_wav`.
+
+    Returns
+    -------
+    y : ndarray (S,) if ``mono`` else (channels, S)
+    sr : int
+
+    Raises
+    ------
+    AudioError
+        Every problem :func:`load_wav` reports for a file's contents; the message starts with ``name``.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MinikwsError(f"data: expected the bytes of a WAV file, got {type(data).__name__}")
+    data = memoryview(data).cast("B")
+    return _read(io.BytesIO(data), data.nbytes, name, sr, mono)
+
+
+def _read(f, file_size, name, sr, mono):
+    """The samples of the WAV file open as ``f`` -> (y, sr). ``file_size``: the bytes of a seekable
+    file, against which the header is checked; None for a stream, read forward to its end."""
+    if sr is not None:
+        sr = check_positive_int("sr", sr)
+    fmt, size = _read_header(name, f, file_size)
+    raw = f.read() if size is None else _read_exactly(f, size)
     if size is not None and len(raw) != size:
         if file_size is None:
             raise AudioError(f"{name}: header claims {size} bytes of samples but the stream ended "
