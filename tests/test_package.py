@@ -13,7 +13,7 @@ ROOT = pathlib.Path(minikws.__file__).parent
 # order the data flows).
 LAYERS = [
     {"minikws.errors", "minikws.defaults"},
-    {"minikws._validate", "minikws._backend", "minikws._lstm_kernel"},
+    {"minikws._validate", "minikws._backend", "minikws._lstm_kernel", "minikws._fileio"},
     {"minikws.audio"},
     {"minikws.augment", "minikws.features", "minikws.datasets"},
     {"minikws.frontend"},
