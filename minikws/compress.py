@@ -41,6 +41,7 @@ __all__ = [
     "sparsity",
     "cubic_sparsity",
     "MaskedOptimizer",
+    "fine_tune",
     "prune_units",
     "unit_scores",
     "quantize_per_channel",
@@ -198,6 +199,32 @@ class MaskedOptimizer:
 
     def __setattr__(self, name, value):
         setattr(self.optimizer, name, value)
+
+
+def fine_tune(model, dataset, *, epochs, lr=2e-3, masks=None, seed=0, progress=None, log=None):
+    """Retrain a pruned model on a data set's training split, its pruned weights held at zero.
+
+    The trainer is :class:`minikws.train.Trainer` with AdamW, warm-up and cosine decay as in training,
+    SpecAugment on, the model's normalisation statistics kept (its weights learnt them), and the
+    optimizer wrapped in :class:`MaskedOptimizer` when ``masks`` are given. The best validation epoch's
+    weights are kept.
+
+    Returns
+    -------
+    minikws.train.Trainer
+        Holds the fine-tuning history.
+    """
+    from minikws.train import TrainConfig, Trainer, featurize_dataset
+
+    train, val = dataset.select("train"), dataset.select("validation")
+    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr)
+    fval = featurize_dataset(model, val.audio, sr=dataset.sr) if len(val.audio) else None
+    config = TrainConfig(epochs=epochs, lr=lr, wave_augment=False, patience=0, seed=seed)
+    trainer = Trainer(model, config, progress=progress, log=log)
+    if masks is not None:
+        trainer.optimizer = MaskedOptimizer(trainer.optimizer, masks)
+    trainer.fit(ftrain, train.labels, fval, val.labels if fval is not None else None, normalize=False)
+    return trainer
 
 
 # ---------------------------------------------------------------------------------------------------
