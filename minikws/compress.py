@@ -43,6 +43,7 @@ __all__ = [
     "MaskedOptimizer",
     "fine_tune",
     "prune_units",
+    "prune_layer_units",
     "unit_scores",
     "quantize_per_channel",
     "dequantize",
@@ -236,6 +237,30 @@ def _gate_columns(H, units):
     return np.concatenate([g * H + units for g in range(4)])
 
 
+def prune_layer_units(Wx, Wh, b, W_next, keep):
+    """The index bookkeeping of eq. :eq:`prune-units` for one LSTM layer: keep only units ``keep``.
+
+    Parameters
+    ----------
+    Wx : ndarray (D, 4H)
+    Wh : ndarray (H, 4H)
+    b : ndarray (4H,)
+    W_next : ndarray (H, M)
+        What reads the layer's output: the next layer's Wx (M = 4H') or the linear layer's W (M = C).
+    keep : sequence of int
+        The H2 units that stay, in increasing order.
+
+    Returns
+    -------
+    Wx2 (D, 4 H2), Wh2 (H2, 4 H2), b2 (4 H2,), W_next2 (H2, M)
+        New arrays; the inputs are not changed.
+    """
+    H = Wh.shape[0]
+    keep = np.asarray(keep, dtype=np.int64)
+    cols = _gate_columns(H, keep)  # the unit's column in each of the gate blocks i, f, g, o
+    return Wx[:, cols].copy(), Wh[keep][:, cols].copy(), b[cols].copy(), W_next[keep].copy()
+
+
 def unit_scores(model):
     r"""How much each hidden unit of each LSTM layer feeds forward: one score per unit.
 
@@ -311,13 +336,13 @@ def prune_units(model, fraction, *, layers=None):
     small = KWSModel(classes=model.classes, frontend=model.frontend, hidden_size=H2, num_layers=L,
                      dropout=model.dropout, dtype=model.dtype, seed=model.seed, backend=model.backend)
     p, q = model.params, small.params
+    Wx = p["lstm.l0.Wx"]
     for k in range(L):
-        cols = _gate_columns(H, keep[k])
-        rows_in = slice(None) if k == 0 else keep[k - 1]
-        q[f"lstm.l{k}.Wx"][...] = p[f"lstm.l{k}.Wx"][rows_in][:, cols]
-        q[f"lstm.l{k}.Wh"][...] = p[f"lstm.l{k}.Wh"][keep[k]][:, cols]
-        q[f"lstm.l{k}.b"][...] = p[f"lstm.l{k}.b"][cols]
-    q["fc.W"][...] = p["fc.W"][keep[L - 1]]
+        W_next = p[f"lstm.l{k + 1}.Wx"] if k + 1 < L else p["fc.W"]
+        Wx, Wh, b, W_next = prune_layer_units(Wx, p[f"lstm.l{k}.Wh"], p[f"lstm.l{k}.b"], W_next, keep[k])
+        q[f"lstm.l{k}.Wx"][...], q[f"lstm.l{k}.Wh"][...], q[f"lstm.l{k}.b"][...] = Wx, Wh, b
+        Wx = W_next  # the next layer's input rows are already pruned; its columns are pruned next
+    q["fc.W"][...] = Wx
     q["fc.b"][...] = p["fc.b"]
     small.mean[...] = model.mean
     small.std[...] = model.std
