@@ -388,7 +388,7 @@ class Trainer:
         return p > 0 and self.best_epoch is not None and epoch_done - self.best_epoch >= p
 
     def fit(self, train_feats, train_labels, val_feats=None, val_labels=None, *, resume=None,
-            augment=None):
+            augment=None, normalize=True):
         """Train, evaluating on the validation clips after every epoch; restore the best weights.
 
         Parameters
@@ -407,6 +407,9 @@ class Trainer:
         augment : callable, optional
             ``augment(rng) -> list of ndarray (F_n, K)``: fresh features of the training clips (same
             order and labels), called at the start of every epoch with that epoch's generator.
+        normalize : bool
+            Measure the model's normalisation statistics on ``train_feats`` first (default). Fine-tuning
+            a trained (e.g. pruned) model passes False, so that its weights keep the inputs they learnt.
 
         Returns
         -------
@@ -423,7 +426,7 @@ class Trainer:
         start = 0
         if resume is not None:
             start = self._resume(resume, record)
-        else:
+        elif normalize:
             self.model.fit_normalization(train_feats)
             if self.checkpoint and os.path.exists(self.checkpoint):
                 self.log(f"note: {self.checkpoint} exists; this fresh run replaces it with its own "
