@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from minikws import compress, datasets, io
-from minikws.train import TrainConfig, evaluate_on_dataset, featurize_dataset, train_on_dataset
+from minikws.train import TrainConfig, evaluate_on_dataset, featurize_dataset, fine_tune, train_on_dataset
 
 
 def median_time(fn, repeat=5):
@@ -75,7 +75,7 @@ def main(argv=None):
             masks = compress.magnitude_masks(m.params, fraction)
             compress.apply_masks(m.params, masks)
         if tune and args.fine_tune:
-            compress.fine_tune(m, data, epochs=args.fine_tune, masks=masks, seed=args.seed, log=lambda line: None)
+            fine_tune(m, data, epochs=args.fine_tune, masks=masks, seed=args.seed, log=lambda line: None)
         return m
 
     rows = []

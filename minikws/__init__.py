@@ -9,7 +9,9 @@ Data flows through the package the way it flows through a recognizer::
     minikws.nn          LSTM, Linear, softmax cross-entropy (forward/backward pairs)
     minikws.optim       SGD, Adam, AdamW, clipping, schedules
     minikws.models      KWSModel: front end + LSTM stack + Linear, with its settings
+    minikws.compress    magnitude and whole-unit pruning, int8 quantization (Int8KWSModel)
     minikws.io          model and checkpoint files (safe .npz)
+    minikws.export      the network as an ONNX graph, its feature settings as JSON
     minikws.streaming   Stream: audio chunks -> front end -> LSTM state -> per-frame outputs
     minikws.train       the training loop (Trainer) and data-set helpers
     minikws.metrics     accuracy, confusion matrices, reports, plots

@@ -7,7 +7,7 @@ fixed point (量化加速) as the first steps of deployment. This module makes b
 Pruning
     :func:`magnitude_masks` chooses the weights of smallest magnitude, eq. :eq:`prune-magnitude`, per
     matrix or over all of them; :func:`apply_masks` zeroes them and :class:`MaskedOptimizer` keeps them
-    zero through fine-tuning; :func:`cubic_sparsity` is Zhu and Gupta's gradual schedule,
+    zero through fine-tuning (:func:`minikws.train.fine_tune`); :func:`cubic_sparsity` is Zhu and Gupta's gradual schedule,
     eq. :eq:`prune-cubic`. Zeros in a dense matrix save nothing at run time: :func:`prune_units` removes
     whole hidden units instead, eq. :eq:`prune-units`, and returns an ordinary, smaller model.
 
@@ -41,7 +41,6 @@ __all__ = [
     "sparsity",
     "cubic_sparsity",
     "MaskedOptimizer",
-    "fine_tune",
     "prune_units",
     "prune_layer_units",
     "unit_scores",
@@ -53,6 +52,9 @@ __all__ = [
     "Int8KWSModel",
     "quantize_model",
 ]
+
+#: What an int8 model's settings say of it (``get_config()["quantization"]``, checked when a file loads).
+QUANTIZATION = {"scheme": "int8-symmetric-per-channel", "activations": "int8-per-tensor"}
 
 QMAX = 127  # symmetric int8: -127..127 (-128 is left out so that q and -q are both representable)
 
@@ -200,32 +202,6 @@ class MaskedOptimizer:
 
     def __setattr__(self, name, value):
         setattr(self.optimizer, name, value)
-
-
-def fine_tune(model, dataset, *, epochs, lr=2e-3, masks=None, seed=0, progress=None, log=None):
-    """Retrain a pruned model on a data set's training split, its pruned weights held at zero.
-
-    The trainer is :class:`minikws.train.Trainer` with AdamW, warm-up and cosine decay as in training,
-    SpecAugment on, the model's normalisation statistics kept (its weights learnt them), and the
-    optimizer wrapped in :class:`MaskedOptimizer` when ``masks`` are given. The best validation epoch's
-    weights are kept.
-
-    Returns
-    -------
-    minikws.train.Trainer
-        Holds the fine-tuning history.
-    """
-    from minikws.train import TrainConfig, Trainer, featurize_dataset
-
-    train, val = dataset.select("train"), dataset.select("validation")
-    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr)
-    fval = featurize_dataset(model, val.audio, sr=dataset.sr) if len(val.audio) else None
-    config = TrainConfig(epochs=epochs, lr=lr, wave_augment=False, patience=0, seed=seed)
-    trainer = Trainer(model, config, progress=progress, log=log)
-    if masks is not None:
-        trainer.optimizer = MaskedOptimizer(trainer.optimizer, masks)
-    trainer.fit(ftrain, train.labels, fval, val.labels if fval is not None else None, normalize=False)
-    return trainer
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -508,7 +484,7 @@ class Int8KWSModel(KWSModel):
 
     def get_config(self):
         config = super().get_config()
-        config["quantization"] = {"scheme": "int8-symmetric-per-channel", "activations": "int8-per-tensor"}
+        config["quantization"] = dict(QUANTIZATION)
         return config
 
     @classmethod

@@ -26,6 +26,7 @@ import numpy as np
 
 from minikws._fileio import atomic_write
 from minikws.errors import MinikwsError
+from minikws.compress import QUANTIZATION, Int8KWSModel
 from minikws.models import KWSModel
 
 __all__ = [
@@ -245,17 +246,32 @@ MODEL_LIMITS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 6
                 "classes": 100000}
 
 
-def _expected_shapes(config):
-    """name -> shape of every array a model of ``config`` holds (see KWSModel.state_dict)."""
+def _expected_arrays(config):
+    """name -> (shape, dtype) of every array a model of ``config`` holds (see ``state_dict``): a float
+    model's in its dtype; an int8 model's (``config["quantization"]``, :class:`minikws.compress.
+    Int8KWSModel`) int8 weight codes beside float32 scales, biases and normalisation."""
     H, L, C = config["hidden_size"], config["num_layers"], len(config["classes"])
     K = config["frontend"]["features"]["n_mfcc"]
-    shapes = {}
+    f = np.dtype(config["dtype"])
+    if "quantization" not in config:
+        arrays = {}
+        for layer in range(L):
+            D = K if layer == 0 else H
+            arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), f), f"lstm.l{layer}.Wh": ((H, 4 * H), f),
+                           f"lstm.l{layer}.b": ((4 * H,), f)})
+        arrays.update({"fc.W": ((H, C), f), "fc.b": ((C,), f), "norm.mean": ((K,), f), "norm.std": ((K,), f)})
+        return arrays
+    i8, f32 = np.dtype(np.int8), np.dtype(np.float32)
+    arrays = {}
     for layer in range(L):
         D = K if layer == 0 else H
-        shapes.update({f"lstm.l{layer}.Wx": (D, 4 * H), f"lstm.l{layer}.Wh": (H, 4 * H),
-                       f"lstm.l{layer}.b": (4 * H,)})
-    shapes.update({"fc.W": (H, C), "fc.b": (C,), "norm.mean": (K,), "norm.std": (K,)})
-    return shapes
+        arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), i8), f"lstm.l{layer}.Wx.scale": ((4 * H,), f32),
+                       f"lstm.l{layer}.Wh": ((H, 4 * H), i8), f"lstm.l{layer}.Wh.scale": ((4 * H,), f32),
+                       f"lstm.l{layer}.b": ((4 * H,), f32), f"lstm.l{layer}.in_scale": ((1,), f32),
+                       f"lstm.l{layer}.h_scale": ((1,), f32)})
+    arrays.update({"fc.W": ((H, C), i8), "fc.W.scale": ((C,), f32), "fc.b": ((C,), f32),
+                   "fc.in_scale": ((1,), f32), "norm.mean": ((K,), f32), "norm.std": ((K,), f32)})
+    return arrays
 
 
 def _check_model_config(config, state):
@@ -280,7 +296,10 @@ def _check_model_config(config, state):
                            f"{MODEL_LIMITS['classes']} are supported")
     if config.get("dtype") not in ("float32", "float64"):
         return  # from_config refuses it
-    expected = _expected_shapes(config)
+    if "quantization" in config and config["quantization"] != QUANTIZATION:
+        raise MinikwsError(f"model settings: quantization {config['quantization']!r} is not one minikws "
+                           f"writes ({QUANTIZATION})")
+    expected = _expected_arrays(config)
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -288,18 +307,19 @@ def _check_model_config(config, state):
         raise MinikwsError(f"arrays do not match the settings (hidden_size {config['hidden_size']}, "
                            f"num_layers {config['num_layers']}): missing {show(missing)}, "
                            f"unexpected {show(extra)}")
-    for name, shape in expected.items():
+    for name, (shape, dtype) in expected.items():
         a = state[name]
-        if a.shape != shape or a.dtype != np.dtype(config["dtype"]):
+        if a.shape != shape or a.dtype != dtype:
             raise MinikwsError(f"array {name!r} has shape {a.shape} dtype {a.dtype}; the settings "
                                f"(hidden_size {config['hidden_size']}, {len(config['classes'])} classes, "
-                               f"n_mfcc {features['n_mfcc']}) need {shape} {config['dtype']}")
+                               f"n_mfcc {features['n_mfcc']}) need {shape} {dtype}")
 
 
 def _model_from(path, config, state):
     try:
         _check_model_config(config, state)
-        model = KWSModel.from_config(config)
+        cls = Int8KWSModel if isinstance(config, dict) and "quantization" in config else KWSModel
+        model = cls.from_config(config)
         model.load_state_dict(state)
     except MinikwsError as exc:
         raise _fail(path, str(exc)) from None

@@ -31,6 +31,7 @@ import numpy as np
 from minikws._fileio import check_output_file
 from minikws._validate import check_positive_int, check_real, check_seed
 from minikws.augment import augment_waveform, spec_augment
+from minikws.compress import MaskedOptimizer
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
 from minikws.io import load_checkpoint, save_checkpoint
@@ -48,6 +49,7 @@ __all__ = [
     "history_json",
     "train_on_dataset",
     "evaluate_on_dataset",
+    "fine_tune",
 ]
 
 
@@ -566,3 +568,27 @@ def evaluate_on_dataset(model, dataset, *, subset="test", batch_size=128):
     probs = model.predict_proba_features(feats, batch_size=batch_size)
     y_pred = np.argmax(probs, axis=1).astype(np.int64)
     return classification_metrics(y_true, y_pred, classes=model.classes), y_true, y_pred
+
+
+def fine_tune(model, dataset, *, epochs, lr=2e-3, masks=None, seed=0, progress=None, log=None):
+    """Retrain a pruned model on a data set's training split, its pruned weights held at zero.
+
+    The trainer is :class:`Trainer` with AdamW, warm-up and cosine decay as in training,
+    SpecAugment on, the model's normalisation statistics kept (its weights learnt them), and the
+    optimizer wrapped in :class:`minikws.compress.MaskedOptimizer` when ``masks`` are given. The best validation epoch's
+    weights are kept.
+
+    Returns
+    -------
+    minikws.train.Trainer
+        Holds the fine-tuning history.
+    """
+    train, val = dataset.select("train"), dataset.select("validation")
+    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr)
+    fval = featurize_dataset(model, val.audio, sr=dataset.sr) if len(val.audio) else None
+    config = TrainConfig(epochs=epochs, lr=lr, wave_augment=False, patience=0, seed=seed)
+    trainer = Trainer(model, config, progress=progress, log=log)
+    if masks is not None:
+        trainer.optimizer = MaskedOptimizer(trainer.optimizer, masks)
+    trainer.fit(ftrain, train.labels, fval, val.labels if fval is not None else None, normalize=False)
+    return trainer

@@ -19,8 +19,8 @@ LAYERS = [
     {"minikws.frontend"},
     {"minikws.nn"},
     {"minikws.optim", "minikws.gradcheck"},
-    {"minikws.models"},
-    {"minikws.io", "minikws.streaming", "minikws.metrics"},
+    {"minikws.models", "minikws.compress"},
+    {"minikws.io", "minikws.streaming", "minikws.metrics", "minikws.export"},
     {"minikws.train"},
     {"minikws.serve", "minikws.exercises"},  # the service; the chapters' checks, built on every layer below
     {"minikws.cli", "minikws.__main__"},

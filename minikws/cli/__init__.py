@@ -27,6 +27,8 @@ COMMANDS = {
     "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
     "serve": ("minikws.cli.serve", "Serve a model over HTTP and WebSocket, with a page that listens to the microphone."),
     "mfcc": ("minikws.cli.mfcc", "Print a WAV file's MFCC shape, rate and duration; plot them with --plot."),
+    "compress": ("minikws.cli.compress", "Prune and/or quantize a trained model to int8; fine-tune; report the cost."),
+    "export": ("minikws.cli.export", "Write a trained model as an ONNX graph, with its feature settings as JSON."),
     "exercises": ("minikws.cli.exercises", "List the tutorials' exercises, or grade submitted notebooks."),
 }
 

@@ -39,7 +39,7 @@ def run(args):
     from minikws.cli import _args
     from minikws.cli.train import load_data
     from minikws.errors import MinikwsError
-    from minikws.train import evaluate_on_dataset
+    from minikws.train import evaluate_on_dataset, fine_tune
 
     # every argument before any work
     _args.input_file("--model", args.model)
@@ -87,7 +87,7 @@ def run(args):
             compress.apply_masks(model.params, masks)
         figures["pruned_accuracy"] = accuracy(model)
         if args.fine_tune:
-            compress.fine_tune(model, dataset, epochs=args.fine_tune, lr=args.lr, masks=masks, seed=args.seed)
+            fine_tune(model, dataset, epochs=args.fine_tune, lr=args.lr, masks=masks, seed=args.seed)
             figures["fine_tuned_accuracy"] = accuracy(model)
         figures["hidden_size"] = model.hidden_size
         figures["sparsity"] = compress.sparsity(model.params)
