@@ -4,10 +4,11 @@ A keyword spotter listens continuously. Running the whole network again over a s
 redo the same steps many times; nothing needs that, because everything the pipeline remembers of the
 past is a small state: the front end's pending samples and running mean
 (:class:`minikws.frontend.FrontEndState`) and each LSTM layer's (h, c). A :class:`Stream` keeps them
-between calls, so that a clip's audio pushed in chunks of any size gives exactly the per-frame outputs
-of the clip path, :meth:`KWSModel.forward_frames <minikws.models.KWSModel.forward_frames>` on
-:meth:`KWSModel.featurize <minikws.models.KWSModel.featurize>` (equations lstm-gates, lstm-cell,
-lstm-hidden, step after step, then eq. :eq:`kws-model`).
+between calls, so that a clip's audio pushed in chunks of any size gives the per-frame outputs of
+the clip path, :meth:`KWSModel.forward_frames <minikws.models.KWSModel.forward_frames>` on
+:meth:`KWSModel.featurize <minikws.models.KWSModel.featurize>` (:eq:`lstm-gates`, :eq:`lstm-cell`,
+:eq:`lstm-hidden` step after step, then :eq:`kws-model`), to float rounding: the same arithmetic,
+in blocks of other sizes.
 
 With the compiled kernel each LSTM layer runs in C (``minikws._lstm_kernel.lstm_infer``: no cache is
 kept, since nothing will be back-propagated); without it the same arithmetic runs in NumPy through
