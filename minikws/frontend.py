@@ -157,7 +157,8 @@ class FrontEnd:
         self.hop_length = self._kw["hop_length"]
         self.n_fft = self._kw["n_fft"]
         self.streamable = self._kw["top_db"] is None
-        self._mfcc(np.zeros((1, self.n_fft), dtype=self.dtype), center=False)  # bad settings fail here, not mid-stream
+        # bad settings fail here, not in the middle of a stream
+        self._mfcc(np.zeros((1, self.n_fft), dtype=self.dtype), center=False)
 
     @staticmethod
     def _check_features(features):

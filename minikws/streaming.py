@@ -57,7 +57,8 @@ class LinearHead:
 
 
 class StreamState(NamedTuple):
-    """A stream's state between chunks: the front end's, each LSTM layer's (h (1, H), c (1, H)), the head's."""
+    """A stream's state between chunks: the front end's, each LSTM layer's (h (1, H), c (1, H)) and
+    the head's."""
 
     frontend: object
     lstm: list
@@ -142,7 +143,7 @@ class Stream:
         return out
 
     def hidden(self, samples):
-        """Like :meth:`push`, but return the top layer's :math:`h_t` (F_new, H) instead of the head's output."""
+        """Like :meth:`push`, but return the top layer's :math:`h_t` (F_new, H), not the head's output."""
         frames, self._frontend = self.frontend.push(samples, self._frontend)
         return self._hidden(frames)
 
