@@ -241,3 +241,20 @@ def test_training_features_are_the_prediction_features(cmn_window):
     up = [np.repeat(y, 2) for y in clips[:2]]
     np.testing.assert_allclose(featurize_dataset(model, up, sr=16000)[0], model.featurize(up[0], sr=16000)[0],
                                rtol=0, atol=1e-4)
+
+
+def test_evaluate_takes_the_cross_entropy_from_the_logits_even_where_softmax_saturates():
+    """A confidently wrong model: softmax gives the true class probability 0 in float32, which a floor
+    of 1e-30 would turn into a loss of 69.1 per clip; log_softmax of the logits gives the real one."""
+    model = make(dropout=0.0)
+    feats, labels = toy_data(12, 4)
+    model.fc.params["W"][...] *= 1e4
+    trainer = Trainer(model, quiet(), progress=False)
+    result = trainer.evaluate(feats, labels)
+    logits = model.logits_features(feats).astype(np.float64)
+    z = logits - logits.max(axis=1, keepdims=True)
+    want = -np.mean(z[np.arange(12), labels] - np.log(np.exp(z).sum(axis=1)))
+    assert result.loss == pytest.approx(want, rel=1e-12)
+    assert want > 100  # far beyond what the floored probabilities could report
+    np.testing.assert_array_equal(result.predictions, np.argmax(logits, axis=1))
+    np.testing.assert_allclose(result.probs.sum(axis=1), 1.0, rtol=1e-6)
