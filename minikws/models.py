@@ -152,7 +152,8 @@ class KWSModel:
                                 cmn_window=DEFAULTS.cmn_window if cmn_window is None else cmn_window,
                                 dtype=self.dtype)
         elif not isinstance(frontend, FrontEnd):
-            raise MinikwsError(f"frontend: expected a minikws.frontend.FrontEnd, got {type(frontend).__name__}")
+            raise MinikwsError(
+                f"frontend: expected a minikws.frontend.FrontEnd, got {type(frontend).__name__}")
         elif sr is not None or features is not None or cmn_window is not None:
             raise MinikwsError("frontend: give either a FrontEnd or sr/features/cmn_window, not both")
         elif frontend.dtype != self.dtype:

@@ -72,7 +72,8 @@ def test_no_module_imports_upward(name, path):
     for imported, _ in minikws_imports(path):
         if imported in ("minikws", "minikws.__version__"):  # the package itself (its version)
             continue
-        assert layer_of(imported) <= mine, f"{name} (layer {mine}) imports {imported} (layer {layer_of(imported)})"
+        theirs = layer_of(imported)
+        assert theirs <= mine, f"{name} (layer {mine}) imports {imported} (layer {theirs})"
 
 
 @pytest.mark.parametrize("name", ["minikws.frontend", "minikws.models", "minikws.io", "minikws.streaming",
