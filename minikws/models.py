@@ -75,13 +75,15 @@ class KWSCache(NamedTuple):
     """What the backward methods of :class:`KWSModel` need from the forward ones.
 
     T, B (ints) the LSTM's output shape; drop (DropoutCache) of the dropout before the Linear layer;
-    lengths (B,) valid frames of each clip, or None for a frame-level forward.
+    lengths (B,) valid frames of each clip, or None for a frame-level forward; feedback
+    (minikws.nn.FeedbackCache) of the output-feedback head, or None for the plain head.
     """
 
     T: int
     B: int
     drop: object
     lengths: object
+    feedback: object = None
 
 
 class KWSModel:
@@ -112,6 +114,16 @@ class KWSModel:
         Seed of the weight initialisation.
     backend : {"auto", "numpy", "cython"}
         Which LSTM implementation runs (see :mod:`minikws._backend`).
+    task : {"clip", "stream"}
+        ``"clip"``: one label per clip, read at its last frame (:meth:`forward`); ``"stream"``: a
+        frame tagger for continuous audio (:meth:`forward_frames`, :mod:`minikws.detection`).
+    tags : {"words", "article"}, optional
+        A stream model's tag set (:func:`minikws.datasets.tag_names`); ``classes`` must be its tags.
+    head : {"softmax", "feedback"}
+        The per-frame softmax of eq. :eq:`kws-model`, or (stream models) the article's output-feedback
+        head, eq. :eq:`feedback-head`, with its extra weights ``W_o`` (C, C) starting at zero.
+    keywords : sequence of str, optional
+        A stream model's keywords (the spoken words its tags stand for).
 
     Attributes
     ----------
@@ -123,7 +135,8 @@ class KWSModel:
     """
 
     def __init__(self, *, classes, sr=16000, features=None, cmn_window=100, hidden_size=64, num_layers=2,
-                 dropout=0.1, dtype=np.float32, seed=0, backend="auto"):
+                 dropout=0.1, dtype=np.float32, seed=0, backend="auto", task="clip", tags=None,
+                 head="softmax", keywords=None):
         from minikws.nn import LSTM, Linear
 
         classes = tuple(classes)
@@ -153,6 +166,30 @@ class KWSModel:
         self.fc = Linear(self.hidden_size, len(classes), dtype=self.dtype, rng=rng)
         self.mean = np.zeros(K, dtype=self.dtype)
         self.std = np.ones(K, dtype=self.dtype)
+        self._check_task(task, tags, head, keywords)
+        C = len(classes)
+        self.W_o = np.zeros((C, C), dtype=self.dtype) if head == "feedback" else None
+        self.dW_o = None if self.W_o is None else np.zeros_like(self.W_o)
+
+    def _check_task(self, task, tags, head, keywords):
+        if task not in ("clip", "stream"):
+            raise MinikwsError(f"task: expected 'clip' or 'stream', got {task!r}")
+        if head not in ("softmax", "feedback"):
+            raise MinikwsError(f"head: expected 'softmax' or 'feedback', got {head!r}")
+        if task == "clip":
+            if tags is not None or keywords is not None or head != "softmax":
+                raise MinikwsError("task: a clip model has no tags, keywords or feedback head")
+        else:
+            from minikws.datasets.streams import tag_names
+
+            if keywords is None or isinstance(keywords, str):
+                raise MinikwsError("keywords: a stream model needs its list of keywords")
+            keywords = tuple(keywords)
+            if tag_names(keywords, tags) != self.classes:
+                raise MinikwsError(f"classes: a stream model's classes must be the {tags!r} tags "
+                                   f"{tag_names(keywords, tags)}, got {self.classes}")
+        self.task, self.tags, self.head = task, tags, head
+        self.keywords = None if keywords is None else tuple(keywords)
 
     # ----------------------------------------------------------------------------------- settings
     @staticmethod
@@ -179,7 +216,8 @@ class KWSModel:
         return {"classes": list(self.classes), "sr": self.sr, "features": dict(self.features),
                 "cmn_window": self.cmn_window, "hidden_size": self.hidden_size,
                 "num_layers": self.num_layers, "dropout": self.dropout, "dtype": self.dtype.name,
-                "seed": self.seed}
+                "seed": self.seed, "task": self.task, "tags": self.tags, "head": self.head,
+                "keywords": None if self.keywords is None else list(self.keywords)}
 
     @classmethod
     def from_config(cls, config, *, backend="auto"):
@@ -200,7 +238,9 @@ class KWSModel:
         return cls(classes=config["classes"], sr=config["sr"], features=config["features"],
                    cmn_window=config["cmn_window"], hidden_size=config["hidden_size"],
                    num_layers=config["num_layers"], dropout=config["dropout"],
-                   dtype=np.dtype(config["dtype"]), seed=config["seed"], backend=backend)
+                   dtype=np.dtype(config["dtype"]), seed=config["seed"], backend=backend,
+                   task=config.get("task", "clip"), tags=config.get("tags"),
+                   head=config.get("head", "softmax"), keywords=config.get("keywords"))
 
     # ---------------------------------------------------------------------------------- parameters
     @property
@@ -209,6 +249,8 @@ class KWSModel:
         optimizer (or a pruning/quantisation step) that changes them in place changes the model."""
         out = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
         out.update({f"fc.{k}": v for k, v in self.fc.params.items()})
+        if self.W_o is not None:
+            out["fc.W_o"] = self.W_o
         return out
 
     @property
@@ -216,11 +258,15 @@ class KWSModel:
         """Gradients with the keys of :attr:`params`, accumulated by the backward methods."""
         out = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
         out.update({f"fc.{k}": v for k, v in self.fc.grads.items()})
+        if self.W_o is not None:
+            out["fc.W_o"] = self.dW_o
         return out
 
     def zero_grad(self):
         self.lstm.zero_grad()
         self.fc.zero_grad()
+        if self.dW_o is not None:
+            self.dW_o[...] = 0
 
     def num_parameters(self):
         return int(sum(p.size for p in self.params.values()))
@@ -396,8 +442,32 @@ class KWSModel:
         cache : KWSCache
         """
         h, state = self._encode(x, state, train, rng)
+        if self.head == "feedback":
+            logits, _, cache = self._feedback(h, None, train, rng)
+            return logits, state, cache
         logits, drop = self._head(h, train, rng)
         return logits, state, KWSCache(x.shape[0], x.shape[1], drop, None)
+
+    def _feedback(self, h, o0, train, rng):
+        r"""The output-feedback head on h (T, B, H): log o_t as logits, o_T, and the cache.
+
+        :math:`\log o_t` are valid logits (softmax maps them back to :math:`o_t`); the floor 1e-30 keeps
+        the log finite when a probability underflows.
+        """
+        from minikws.nn.feedback import feedback_forward
+        from minikws.nn.layers import dropout_forward
+
+        h, drop = dropout_forward(h, self.dropout, rng, train=train and self.dropout > 0)
+        W = np.concatenate([self.fc.params["W"], self.W_o])
+        o, fb = feedback_forward(h, W, self.fc.params["b"], o0)
+        logits = np.log(np.maximum(o, 1e-30)).astype(self.dtype)
+        return logits, o[-1], KWSCache(h.shape[0], h.shape[1], drop, None, fb)
+
+    def feedback_step(self, h, o_prev):
+        """Streaming: the feedback head on the next frames h (T, B, H) from o_{t-1} (B, C) or None
+        -> (logits (T, B, C), o_T (B, C))."""
+        logits, o_last, _ = self._feedback(h, o_prev, False, None)
+        return logits, o_last
 
     def backward_frames(self, dlogits, cache):
         """Back-propagate per-frame logit gradients (T, B, C); accumulates into :attr:`grads`.
@@ -409,6 +479,17 @@ class KWSModel:
         """
         from minikws.nn.layers import dropout_backward
 
+        if cache.feedback is not None:
+            from minikws.nn.feedback import feedback_backward
+
+            o = cache.feedback.o
+            do = np.where(o > 1e-30, dlogits / np.maximum(o, 1e-30), 0).astype(o.dtype)  # d log o / do
+            dh, dW, db, _ = feedback_backward(do, cache.feedback)
+            H = self.hidden_size
+            self.fc.grads["W"] += dW[:H]
+            self.fc.grads["b"] += db
+            self.dW_o += dW[H:]
+            return self.lstm.backward(dropout_backward(dh, cache.drop)) / self.std
         dh = dropout_backward(self.fc.backward(dlogits), cache.drop)
         return self.lstm.backward(dh) / self.std
 
@@ -431,6 +512,9 @@ class KWSModel:
         cache : KWSCache
         """
         self._check_x(x)
+        if self.task == "stream":
+            raise MinikwsError("model: this is a stream model (frame tags for continuous audio); "
+                               "use minikws detect, not a clip prediction")
         T, B, _ = x.shape
         lengths = np.asarray(lengths)
         if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
