@@ -49,7 +49,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from minikws._validate import check_float_array, check_positive_int, check_real
 from minikws.errors import MinikwsError
 
-__all__ = ["Detection", "PosteriorDetector", "detect_posteriors", "detect_sweep", "DEFAULTS"]
+__all__ = ["Detection", "PosteriorDetector", "Detector", "FeedbackHead", "detect", "detect_posteriors",
+           "detect_sweep", "DEFAULTS"]
 
 # The detector's defaults, seconds except threshold and min_count (PosteriorDetector says why).
 DEFAULTS = {"threshold": 0.5, "smooth": 0.1, "confidence_window": 0.5, "min_count": 3,
@@ -233,3 +234,100 @@ def detect_sweep(probs, thresholds, *, offsets=None, **settings):
                                       x.score))
         out[float(th)] = dets
     return out
+
+
+class FeedbackHead:
+    """The output-feedback head as a head of :class:`minikws.streaming.Stream`: its state is the
+    last output :math:`o_{t-1}` (1, C), None at the start (eq. :eq:`feedback-head`)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def new_state(self):
+        return None
+
+    def forward(self, h, state):
+        """h (F, H) -> (logits log o_t (F, C), o_F (1, C))."""
+        if h.shape[0] == 0:
+            return np.zeros((0, self.model.num_classes), dtype=self.model.dtype), state
+        logits, o_last = self.model.feedback_step(h[:, None, :], state)
+        return logits[:, 0], o_last
+
+
+class Detector:
+    """A keyword detector on audio: the model's streaming front end and LSTM state, its head, and a
+    :class:`PosteriorDetector`.
+
+    Parameters
+    ----------
+    model : KWSModel
+        A stream model (``task="stream"``); a clip model is refused.
+    backend : {"auto", "numpy", "cython"}
+    record : bool
+        Keep every frame's posteriors in :attr:`posteriors` (for a DET sweep afterwards).
+    **settings
+        The :class:`PosteriorDetector`'s knobs (threshold, smooth, confidence_window, min_count,
+        refractory); defaults :data:`DEFAULTS`.
+
+    The state between calls is the front end's (leftover samples, running CMN), each LSTM layer's
+    (h, c), the feedback head's :math:`o_{t-1}`, the smoothing buffers and the refractory clock.
+    ``detect`` on a whole recording is this on one chunk.
+    """
+
+    def __init__(self, model, *, backend="auto", record=False, **settings):
+        from minikws.streaming import Stream
+
+        if getattr(model, "task", "clip") != "stream":
+            raise MinikwsError("model: a clip model (one label per clip) cannot detect keywords in a "
+                               "stream; train one with minikws train --task stream")
+        self.model = model
+        head = FeedbackHead(model) if model.head == "feedback" else None
+        self.stream = Stream(model, backend=backend, head=head)
+        self.detector = PosteriorDetector(
+            classes=model.classes, frame_shift=model.features["hop_length"] / model.sr,
+            frame_delay=(model.features["n_fft"] // 2) / model.sr, **settings)
+        self.record = bool(record)
+        self._recorded = []
+
+    @property
+    def posteriors(self):
+        """Every frame's posteriors so far (F, C), when ``record``."""
+        C = self.model.num_classes
+        return np.concatenate(self._recorded) if self._recorded else np.zeros((0, C), np.float32)
+
+    def _posteriors(self, logits):
+        from minikws.nn.losses import softmax
+
+        p = softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
+        if self.record:
+            self._recorded.append(p)
+        return self.detector.push(p)
+
+    def push(self, samples):
+        """Feed the next samples (S,) at the model's rate; return the detections they complete."""
+        return self._posteriors(self.stream.push(samples))
+
+    def flush(self):
+        """End of the audio: the last frames' detections; the stream and detector start over."""
+        out = self._posteriors(self.stream.flush())
+        self.detector.reset()
+        return out
+
+    def reset(self):
+        self.stream.reset()
+        self.detector.reset()
+        self._recorded = []
+
+
+def detect(model, y, *, sr=None, backend="auto", **settings):
+    """The detections in a whole recording y (S,) at ``sr`` (default: the model's; other rates are
+    resampled first): :class:`Detector` on one chunk, then flushed."""
+    from minikws.audio import resample
+
+    sr = model.sr if sr is None else check_positive_int("sr", sr)
+    if sr * 4 < model.sr:
+        raise MinikwsError(f"sr: {sr} Hz is too low for a model trained at {model.sr} Hz (more than "
+                           "4x upsampling; the audio lacks the frequencies the model listens to)")
+    y = resample(np.asarray(y), orig_sr=sr, target_sr=model.sr, name="y")
+    d = Detector(model, backend=backend, **settings)
+    return d.push(y) + d.flush()
