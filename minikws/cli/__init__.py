@@ -25,6 +25,7 @@ COMMANDS = {
     "predict": ("minikws.cli.predict", "Print the most probable label of each WAV file."),
     "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
     "mfcc": ("minikws.cli.mfcc", "Print a WAV file's MFCC shape, rate and duration; plot them with --plot."),
+    "detect": ("minikws.cli.detect", "Detect keywords in a long recording or a live WAV stream on stdin."),
 }
 
 
