@@ -50,6 +50,9 @@ def add_parser(p):
                    help="LSTM implementation (default: the compiled kernel when built)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    from minikws.cli._train_stream import add_arguments
+
+    add_arguments(p)  # --task stream, --tags, --head, --streams
 
 
 def _checkpoint_path(out):
@@ -106,6 +109,13 @@ def run(args):
     from minikws.errors import MinikwsError
     from minikws.train import train_on_dataset
 
+    if args.task == "stream":
+        from minikws.cli._train_stream import run_stream
+
+        return run_stream(args)
+    from minikws.cli._train_stream import check_clip_args
+
+    check_clip_args(args)
     t0 = time.perf_counter()
     out = os.fspath(args.out)
     if os.path.isdir(out):
