@@ -133,3 +133,10 @@ def test_load_stream_folder_errors(tmp_path):
     with pytest.raises(MinikwsError, match=r"b\.wav: 8000 Hz, but other files are 16000 Hz"):
         load_stream_folder(tmp_path)
     assert load_stream_folder(tmp_path, sr=16000).sr == 16000
+
+
+def test_one_length_per_split():
+    s = synthesize_streams(streams=(2, 0, 1), seconds=(5.0, 5.0, 12.0), seed=3, cache=False)
+    assert [len(y) / s.sr for y in s.audio] == [5.0, 5.0, 12.0]
+    with pytest.raises(MinikwsError, match="seconds"):
+        synthesize_streams(streams=(1, 0, 0), seconds=(5.0, 5.0), cache=False)

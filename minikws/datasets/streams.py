@@ -145,8 +145,9 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
         Other words spoken between keywords (default :data:`FILLERS`, sound-alikes first).
     streams : (int, int, int)
         How many streams of each split: train, validation, test.
-    seconds : float
-        Length of every stream (1..3600 s).
+    seconds : float or (float, float, float)
+        Length of every stream (1..3600 s), or one length per split (train, validation, test):
+        many short training streams hear more voices than a few long ones.
     seed : int
         Seeds every choice; the voice split is the clip set's for the same seed.
     sr : int
@@ -181,7 +182,10 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
     if len(streams) != 3:
         raise MinikwsError(f"streams: expected (train, validation, test) counts, got {streams!r}")
     counts = [check_positive_int(f"streams[{k}]", n, minimum=0) for k, n in enumerate(streams)]
-    seconds = check_real("seconds", seconds, low=1.0, high=3600.0)
+    lengths = tuple(seconds) if isinstance(seconds, (tuple, list)) else (seconds,) * 3
+    if len(lengths) != 3:
+        raise MinikwsError(f"seconds: expected one length or (train, validation, test), got {seconds!r}")
+    lengths = [check_real("seconds", x, low=1.0, high=3600.0) for x in lengths]
     sr = check_positive_int("sr", sr, minimum=1000)
     keyword_rate = check_real("keyword_rate", keyword_rate, low=0.0, high=1.0)
     long_pause_rate = check_real("long_pause_rate", long_pause_rate, low=0.0, high=1.0)
@@ -198,14 +202,13 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
     rng = np.random.default_rng(seed)
     voices, persona = split_voices(rng, engine=engine, accents=accents, variants=variants,
                                    validation=validation, test=test)
-    S = int(round(seconds * sr))
     max_len = int(round(MAX_WORD_SECONDS * sr))
 
     # The plan: per stream a voice, and per word its utterance key and the pause after it. A word's
     # length is not known before synthesis, so the plan counts each as MIN_WORD_SECONDS and holds a
     # few more words than fit; those that do not fit are dropped.
     plan = []  # (subset, voice, [(key, pause seconds), ...])
-    for subset, n in zip(SUBSETS, counts):
+    for subset, n, seconds in zip(SUBSETS, counts, lengths):
         pool = voices[subset]
         if n and not pool:
             raise MinikwsError(f"streams: {n} {subset} streams asked for, but the split has no voices")
@@ -226,15 +229,15 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
                     gap += rng.uniform(*long_pause)
                 seq.append(((text, voice, rate, pitch, prange), gap))
                 planned += MIN_WORD_SECONDS + gap
-            plan.append((subset, voice, seq))
+            plan.append((subset, voice, seq, int(round(seconds * sr))))
 
-    keys = sorted({key for _, _, seq in plan for key, _ in seq})
+    keys = sorted({key for _, _, seq, _ in plan for key, _ in seq})
     utterances = _synthesize_utterances(engine, keys, sr=sr, max_len=max_len, cache=cache)
-    noises = make_noises(sr=sr, seconds=max(10.0, min(seconds, 60.0)), seed=seed)
+    noises = make_noises(sr=sr, seconds=max(10.0, min(max(lengths), 60.0)), seed=seed)
     noise_list = [noises[k] for k in sorted(noises)]
 
     audio, words, speakers, subsets, files = [], [], [], [], []
-    for i, (subset, voice, seq) in enumerate(plan):
+    for i, (subset, voice, seq, S) in enumerate(plan):
         r = np.random.default_rng([seed, 1, i])
         y = np.zeros(S, dtype=np.float64)
         speech = np.zeros(S, dtype=bool)
