@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from minikws.audio import save_wav
-from minikws.datasets import (FILLERS, KEYWORDS, Word, frame_targets, load_stream_folder, read_labels,
+from minikws.datasets import (FILLERS, KEYWORDS, TEST_FILLERS, Word, frame_targets, load_stream_folder, read_labels,
                               synthesize_commands, synthesize_streams, tag_names, write_labels)
 from minikws.errors import MinikwsError
 
@@ -27,7 +27,11 @@ def test_streams_are_deterministic_and_hold_their_words(small):
         for prev_end, w in zip(ends, words):
             assert prev_end < w.start < w.end <= 20.0, "words in order, never overlapping"
             assert 0.05 < w.end - w.start <= 1.0
-            assert w.label in KEYWORDS or w.label in FILLERS
+            assert w.label in KEYWORDS or w.label in FILLERS or w.label in TEST_FILLERS
+    assert not set(FILLERS) & set(TEST_FILLERS)
+    for subset, ws in zip(small.subset, small.words):
+        fill = {w.label for w in ws} - set(KEYWORDS)
+        assert fill <= set(TEST_FILLERS if subset == "test" else FILLERS), subset
     labels = [w.label for ws in small.words for w in ws]
     assert any(lab in KEYWORDS for lab in labels) and any(lab not in KEYWORDS for lab in labels)
     assert small.keyword_count() == sum(lab in KEYWORDS for lab in labels)

@@ -9,7 +9,7 @@ How a stream is made (:func:`synthesize_streams`)
    draws, so for one ``seed`` the streams' test voices are the clip set's test voices: never heard in
    training. A stream is spoken by one voice, as a person speaks.
 2. A stream is a sequence of words, each a keyword with probability ``keyword_rate`` or else a filler
-   from :data:`FILLERS`, separated by pauses of ``pause`` seconds (uniform) and now and then, with
+   from :data:`FILLERS` (:data:`TEST_FILLERS` in the test split: words never trained on), separated by pauses of ``pause`` seconds (uniform) and now and then, with
    probability ``long_pause_rate``, a long silence of ``long_pause`` seconds.
 3. Each word is an espeak-ng utterance (the clip set's synthesis and cache,
    ``synth._synthesize_utterances``) at the voice's rate and pitch jittered, played at a random tape
@@ -57,7 +57,7 @@ from minikws.datasets.core import SUBSETS
 from minikws.datasets.synth import ACCENTS, KEYWORDS, SPEEDS, VARIANTS
 from minikws.errors import MinikwsError
 
-__all__ = ["FILLERS", "TAG_SETS", "PLACEMENTS", "Word", "StreamSet", "synthesize_streams",
+__all__ = ["FILLERS", "TEST_FILLERS", "TAG_SETS", "PLACEMENTS", "Word", "StreamSet", "synthesize_streams",
            "tag_names", "word_tags", "frame_targets", "load_stream_folder", "read_labels",
            "write_labels"]
 
@@ -70,6 +70,13 @@ FILLERS = (
     "rest", "answer", "open", "yellow", "nose", "dough", "bet", "nightlight",
     "the", "and", "hello", "water", "coffee", "music", "table", "window", "morning", "seven",
     "bird", "house", "happy", "computer", "weather", "kitchen", "forward", "follow", "marvin",
+)
+# Fillers of the test streams only, never heard in training: sound-alikes of every keyword again, and
+# ordinary words, so that the test measures false alarms on words the tagger has not learnt to reject.
+TEST_FILLERS = (
+    "drop", "stab", "mess", "yelp", "snow", "though", "toe", "oops", "cop", "frown", "gown", "brown",
+    "lap", "lent", "fight", "ride", "white", "bond", "honest", "cough", "soft", "golf", "slow",
+    "snooze", "paper", "garden", "river", "silver", "pencil", "tomato", "evening", "jacket", "doctor",
 )
 TAG_SETS = ("words", "article")
 PLACEMENTS = ("word", "end", "after")
@@ -130,7 +137,7 @@ class StreamSet(NamedTuple):
         return sum(w.label in self.keywords for ws in self.words for w in ws)
 
 
-def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), seconds=60.0, seed=0,
+def synthesize_streams(*, keywords=None, fillers=FILLERS, test_fillers=TEST_FILLERS, streams=(40, 5, 10), seconds=60.0, seed=0,
                        sr=16000, keyword_rate=0.5, pause=(0.2, 1.2), long_pause_rate=0.1,
                        long_pause=(2.0, 6.0), snr_db=(5.0, 30.0), level_db=(-20.0, -1.0),
                        speed=True, validation=0.1, test=0.1, accents=ACCENTS, variants=VARIANTS,
@@ -142,7 +149,11 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
     keywords : sequence of str, optional
         The words to detect; default ``KEYWORDS`` (yes no up down left right on off stop go).
     fillers : sequence of str
-        Other words spoken between keywords (default :data:`FILLERS`, sound-alikes first).
+        Other words spoken between keywords in the training and validation streams (default
+        :data:`FILLERS`, sound-alikes first).
+    test_fillers : sequence of str or None
+        The fillers of the test streams (default :data:`TEST_FILLERS`, none of them in
+        :data:`FILLERS`: the test hears filler words never trained on); None: ``fillers``.
     streams : (int, int, int)
         How many streams of each split: train, validation, test.
     seconds : float or (float, float, float)
@@ -179,6 +190,8 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
 
     keywords = _check_words("keywords", KEYWORDS if keywords is None else keywords)
     fillers = tuple(w for w in _check_words("fillers", fillers, empty=True) if w not in keywords)
+    test_fillers = fillers if test_fillers is None else tuple(
+        w for w in _check_words("test_fillers", test_fillers, empty=True) if w not in keywords)
     if len(streams) != 3:
         raise MinikwsError(f"streams: expected (train, validation, test) counts, got {streams!r}")
     counts = [check_positive_int(f"streams[{k}]", n, minimum=0) for k, n in enumerate(streams)]
@@ -189,7 +202,7 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
     sr = check_positive_int("sr", sr, minimum=1000)
     keyword_rate = check_real("keyword_rate", keyword_rate, low=0.0, high=1.0)
     long_pause_rate = check_real("long_pause_rate", long_pause_rate, low=0.0, high=1.0)
-    if not fillers and keyword_rate < 1.0:
+    if (not fillers or not test_fillers) and keyword_rate < 1.0:
         raise MinikwsError("fillers: none left besides the keywords; give some or keyword_rate=1")
     for name, pair in (("pause", pause), ("long_pause", long_pause), ("snr_db", snr_db),
                        ("level_db", level_db)):
@@ -210,6 +223,7 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
     plan = []  # (subset, voice, [(key, pause seconds), ...])
     for subset, n, seconds in zip(SUBSETS, counts, lengths):
         pool = voices[subset]
+        others = test_fillers if subset == "test" else fillers
         if n and not pool:
             raise MinikwsError(f"streams: {n} {subset} streams asked for, but the split has no voices")
         picks = np.concatenate([rng.permutation(len(pool)) for _ in range(-(-n // max(len(pool), 1)))]
@@ -221,7 +235,7 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, streams=(40, 5, 10), s
             while planned < seconds:
                 is_kw = rng.random() < keyword_rate
                 text = (keywords[int(rng.integers(len(keywords)))] if is_kw else
-                        fillers[int(rng.integers(len(fillers)))])
+                        others[int(rng.integers(len(others)))])
                 rate = rate0 + int(rng.integers(-RATE_JITTER, RATE_JITTER + 1))
                 pitch = int(np.clip(pitch0 + rng.integers(-PITCH_JITTER, PITCH_JITTER + 1), 0, 100))
                 gap = rng.uniform(*pause)
