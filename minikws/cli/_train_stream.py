@@ -2,6 +2,10 @@
 FILE.wav + FILE.txt recordings), scored as a keyword detector on the test streams."""
 import os
 
+# The built-in streams: many short training streams (each is one voice, so more streams hear more
+# voices) and minute-long test streams; 240 x 15 s = 1 hour of training audio.
+STREAMS = (240, 20, 20)
+SECONDS = (15.0, 15.0, 60.0)
 # Options of the clip task that mean nothing for streams: refused rather than silently ignored.
 _CLIP_ONLY = ("resume", "per_word", "patience")
 
@@ -16,8 +20,8 @@ def add_arguments(p):
     p.add_argument("--head", choices=("softmax", "feedback"), default=None,
                    help="stream task: per-frame softmax (default) or the article's output-feedback head")
     p.add_argument("--streams", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
-                   help="stream task, built-in streams: how many 60 s streams per split "
-                        "(default: 60 5 20)")
+                   help="stream task, built-in streams: how many streams per split, of 15, 15 and "
+                        "60 s (default: %s)" % " ".join(map(str, STREAMS)))
 
 
 def check_clip_args(args):
@@ -52,8 +56,8 @@ def run_stream(args):
     check_positive_int("--layers", args.layers)
     check_positive_int("--cmn-window", args.cmn_window, minimum=0)
     if args.data is None:
-        counts = tuple(args.streams) if args.streams else (60, 5, 20)
-        streams = datasets.synthesize_streams(streams=counts, seed=args.seed)
+        counts = tuple(args.streams) if args.streams else STREAMS
+        streams = datasets.synthesize_streams(streams=counts, seconds=SECONDS, seed=args.seed)
     else:
         if args.streams is not None:
             raise MinikwsError("--streams: only for the built-in synthesized streams (without --data)")
