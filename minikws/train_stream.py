@@ -32,14 +32,18 @@ __all__ = ["StreamTrainConfig", "frame_end_times", "stream_targets", "segment_ba
            "train_stream_model", "stream_posteriors", "evaluate_streams", "StreamEvaluation"]
 
 
+# The thresholds of a DET sweep: coarse over the range, fine near 1, where the rare false alarms are.
+THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 3)) + (0.97, 0.98, 0.99, 0.995)
+
+
 class StreamTrainConfig(NamedTuple):
     """Settings of a stream-training run: epochs, batch_size (segments per step), segment (seconds
     per segment), lr, weight_decay, warmup_epochs, min_lr_ratio, clip_norm, placement and span
     (where the keyword tags go, :func:`minikws.datasets.frame_targets`), seed."""
 
-    epochs: int = 20
+    epochs: int = 12
     batch_size: int = 16
-    segment: float = 8.0
+    segment: float = 4.0
     lr: float = 1e-2
     weight_decay: float = 1e-2
     warmup_epochs: float = 1.0
@@ -130,7 +134,7 @@ def _frame_loss(model, feats, targets, masks, segment):
 
 
 def train_stream_model(streams, *, tags="words", head="softmax", config=None, hidden_size=64,
-                       num_layers=2, dropout=0.1, cmn_window=100, features=None, dtype=np.float32,
+                       num_layers=2, dropout=0.3, cmn_window=100, features=None, dtype=np.float32,
                        backend="auto", log=None):
     """Build a frame tagger for a :class:`minikws.datasets.StreamSet` and train it on its splits.
 
@@ -266,7 +270,7 @@ def evaluate_streams(model, streams, *, thresholds=None, fa_per_hour=1.0, poster
              for ws, o in zip(streams.words, offsets) for w in ws]
     settings = dict(classes=model.classes, frame_shift=model.features["hop_length"] / model.sr,
                     frame_delay=(model.features["n_fft"] // 2) / model.sr, **detector)
-    thresholds = np.round(np.linspace(0.05, 0.95, 19), 3) if thresholds is None else thresholds
+    thresholds = THRESHOLDS if thresholds is None else thresholds
     runs = detect_sweep(probs, thresholds, offsets=offsets, **settings)
     keywords = model.classes[1:]
     label_map = word_tags(streams.keywords, model.tags)

@@ -4,8 +4,10 @@ import os
 
 # The built-in streams: many short training streams (each is one voice, so more streams hear more
 # voices) and minute-long test streams; 240 x 15 s = 1 hour of training audio.
-STREAMS = (240, 20, 20)
-SECONDS = (15.0, 15.0, 60.0)
+STREAMS = (360, 20, 20)
+SECONDS = (12.0, 15.0, 60.0)
+# Streams overfit the training voices sooner than clips do (fewer words per voice): more dropout.
+DROPOUT = 0.3
 # Options of the clip task that mean nothing for streams: refused rather than silently ignored.
 _CLIP_ONLY = ("resume", "per_word", "patience")
 
@@ -20,8 +22,8 @@ def add_arguments(p):
     p.add_argument("--head", choices=("softmax", "feedback"), default=None,
                    help="stream task: per-frame softmax (default) or the article's output-feedback head")
     p.add_argument("--streams", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
-                   help="stream task, built-in streams: how many streams per split, of 15, 15 and "
-                        "60 s (default: %s)" % " ".join(map(str, STREAMS)))
+                   help="stream task, built-in streams: how many streams per split, of %g, %g and "
+                        "%g s (default: %s)" % (*SECONDS, " ".join(map(str, STREAMS))))
 
 
 def check_clip_args(args):
@@ -72,7 +74,8 @@ def run_stream(args):
             fields[name] = getattr(args, name)
     model, history = train_stream_model(streams, tags=args.tags, head=args.head,
                                         config=StreamTrainConfig(**fields), hidden_size=args.hidden,
-                                        num_layers=args.layers, dropout=args.dropout,
+                                        num_layers=args.layers,
+                                        dropout=DROPOUT if args.dropout is None else args.dropout,
                                         cmn_window=args.cmn_window, backend=args.backend)
     io.save_model(model, out)
     print(f"model written to {out} ({model.num_parameters()} parameters; task stream, tags "

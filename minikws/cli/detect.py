@@ -134,7 +134,8 @@ def _score(args, model, detector, found, duration, settings):
               "fa_per_hour_negative": scores.fa_per_hour_negative,
               "latency_p50": scores.latency(50), "latency_p90": scores.latency(90)}
     if args.plot:
-        thresholds = np.round(np.linspace(0.05, 0.95, 19), 3)
+        from minikws.train_stream import THRESHOLDS as thresholds
+
         knobs = {k: v for k, v in settings.items() if k != "threshold"}
         runs = detect_sweep(detector.posteriors, thresholds, classes=model.classes,
                             frame_shift=detector.detector.frame_shift,
