@@ -31,7 +31,8 @@ def add_parser(p):
     p.add_argument("--layers", type=int, default=2, help="stacked LSTM layers (default: 2)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default: 1e-2)")
     p.add_argument("--batch-size", type=int, default=None, help="clips per step (default: 32)")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout probability (default: 0.1)")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout probability (default: 0.1; 0.3 for --task stream)")
     p.add_argument("--cmn-window", type=int, default=100, metavar="FRAMES",
                    help="running cepstral mean normalisation window; 0 turns it off (default: 100)")
     p.add_argument("--patience", type=int, default=None,
@@ -138,7 +139,8 @@ def run(args):
     checkpoint = args.checkpoint or args.resume or _checkpoint_path(out)
     progress = False if args.no_progress else None
     model, trainer = train_on_dataset(
-        dataset, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout,
+        dataset, hidden_size=args.hidden, num_layers=args.layers,
+        dropout=0.1 if args.dropout is None else args.dropout,
         cmn_window=args.cmn_window, config=config, checkpoint=checkpoint, resume=args.resume,
         progress=progress, backend=args.backend)
     io.save_model(model, out)
