@@ -1,4 +1,5 @@
 """minikws.features against librosa and python_speech_features (golden fixtures), scipy, and invariants."""
+import doctest
 import inspect
 import json
 import os
@@ -43,14 +44,20 @@ def _signal(rng, shape, dtype=np.float32):
     return (0.3 * rng.standard_normal(shape)).astype(dtype)
 
 
+# The readable mfcc (the stages composed) and the fast one (cache-blocked, batched): every test of the
+# librosa convention runs on both.
+MFCCS = pytest.mark.parametrize("mfcc", [features.mfcc, features.mfcc_batch], ids=["readable", "fast"])
+
+
 # ------------------------------------------------------------------------------------- golden parity
 
 @pytest.mark.parametrize("y, kw, expected", _cases(LIBROSA),
                          ids=[f"{json.loads(str(LIBROSA[f'case{i}_kwargs']))['sr']}-{i}"
                               for i in range(len(_cases(LIBROSA)))])
-def test_mfcc_matches_librosa(y, kw, expected):
+@MFCCS
+def test_mfcc_matches_librosa(mfcc, y, kw, expected):
     assert y.dtype == np.float32
-    out = features.mfcc(y, **kw)
+    out = mfcc(y, **kw)
     assert out.dtype == np.float32
     assert out.shape == expected.shape
     assert _rel(out, expected) <= 1e-4
@@ -110,13 +117,51 @@ def test_delta_and_lifter_match_python_speech_features():
 
 # ------------------------------------------------------------------------------- fast == readable
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("y, kw", [case[:2] for case in _cases(LIBROSA)],
+                         ids=[f"case{i}" for i in range(len(_cases(LIBROSA)))])
+def test_fast_equals_readable_on_the_librosa_grid(y, kw, dtype):
+    y = y.astype(dtype)
+    fast, readable = features.mfcc_batch(y, **kw), features.mfcc(y, **kw)
+    assert fast.dtype == readable.dtype == dtype and fast.shape == readable.shape
+    assert _rel(fast, readable) <= (1e-5 if dtype == np.float32 else 1e-10)
+    # a batch: the clip, a quiet copy and a time-reversed copy, each with its own top_db floor
+    Y = np.stack([y, 1e-3 * y, y[::-1]])
+    fast = features.mfcc_batch(Y, **kw)
+    for b in range(3):
+        assert _rel(fast[b], features.mfcc(Y[b], **kw)) <= (1e-5 if dtype == np.float32 else 1e-10)
+
+
+def test_fast_and_readable_take_the_same_arguments():
+    assert inspect.signature(features.mfcc_batch) == inspect.signature(features.mfcc)
+
+
+def test_readable_mfcc_is_the_stage_functions_composed(rng, monkeypatch):
+    """The readable mfcc calls each public stage once, in the pipeline's order, and only those."""
+    from minikws.features import cepstrum
+
+    calls = []
+    stages = ("frame", "get_window", "power_spectrum", "mel_filterbank", "power_to_db", "dct_matrix",
+              "_lifter")
+    for name in stages:
+        def spy(*args, _name=name, _stage=getattr(cepstrum, name), **kwargs):
+            calls.append(_name)
+            return _stage(*args, **kwargs)
+        monkeypatch.setattr(cepstrum, name, spy)
+    y = _signal(rng, 2000)
+    out = features.mfcc(y, lifter=22)
+    assert calls == list(stages)
+    np.testing.assert_allclose(out, features.mfcc_batch(y, lifter=22), rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("kw", [
     {},
     dict(center=False, htk=True, n_mels=26, n_mfcc=20, fmin=100.0, fmax=7000.0, lifter=22),
     dict(n_fft=400, win_length=None, power=1.0, norm=None, mel_norm=None, window="blackman"),
     dict(pad_mode="edge", top_db=None, window="rectangular"),
 ])
-def test_mfcc_equals_the_stages_composed(rng, kw):
+@MFCCS
+def test_mfcc_equals_the_stages_composed(rng, kw, mfcc):
     y = _signal(rng, 3000, np.float64)
     get = lambda k, d: kw.get(k, d)  # noqa: E731
     E = features.melspectrogram(
@@ -128,16 +173,17 @@ def test_mfcc_equals_the_stages_composed(rng, kw):
         get("n_mels", 40), get("n_mfcc", 13), norm=get("norm", "ortho"))
     if get("lifter", 0):
         C = features.lifter(C, L=kw["lifter"], offset=1)
-    out = features.mfcc(y, **kw)
+    out = mfcc(y, **kw)
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, C, rtol=1e-9, atol=1e-9)
 
 
-def test_mfcc_window_array_equals_named_window(rng):
+@MFCCS
+def test_mfcc_window_array_equals_named_window(rng, mfcc):
     y = _signal(rng, 2000)
     w = features.get_window("hamming", 300)
-    np.testing.assert_allclose(features.mfcc(y, window=w, win_length=300),
-                               features.mfcc(y, window="hamming", win_length=300), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(mfcc(y, window=w, win_length=300),
+                               mfcc(y, window="hamming", win_length=300), rtol=1e-5, atol=1e-4)
 
 
 def test_mfcc_htk_readable_stages(rng):
@@ -153,15 +199,16 @@ def test_mfcc_htk_readable_stages(rng):
 
 # ------------------------------------------------------------------------------------------ batching
 
-def test_batched_equals_clip_by_clip(rng):
+@MFCCS
+def test_batched_equals_clip_by_clip(rng, mfcc):
     Y = _signal(rng, (2, 3, 4000))
     Y[0, 1] *= 1e-4  # quiet clip: its own top_db floor, not the loudest clip's
     Y[1, 2, 1000:3000] = 0.0  # digital silence in the middle
-    out = features.mfcc(Y)
+    out = mfcc(Y)
     assert out.shape == (2, 3, features.num_frames(4000), 13) and out.dtype == np.float32
     for i in range(2):
         for j in range(3):
-            np.testing.assert_allclose(out[i, j], features.mfcc(Y[i, j]), rtol=1e-5, atol=1e-4)
+            np.testing.assert_allclose(out[i, j], mfcc(Y[i, j]), rtol=1e-5, atol=1e-4)
 
 
 def test_batched_top_db_floor_is_per_clip(rng):
@@ -327,14 +374,15 @@ def test_lifter_offsets():
     np.testing.assert_array_equal(features.lifter(C, L=0), C)
 
 
-def test_num_frames_vector_and_mfcc_agree(rng):
+@MFCCS
+def test_num_frames_vector_and_mfcc_agree(rng, mfcc):
     S = np.array([1, 159, 160, 16000])
     np.testing.assert_array_equal(features.num_frames(S), 1 + S // 160)
     assert features.num_frames(500, center=False) == 0 and features.num_frames(512, center=False) == 1
     for n in (1, 300, 1601):
         for center in (True, False):
             if features.num_frames(n, center=center):
-                assert features.mfcc(_signal(rng, n), center=center).shape[0] == \
+                assert mfcc(_signal(rng, n), center=center).shape[0] == \
                     features.num_frames(n, center=center)
 
 
@@ -414,10 +462,13 @@ def test_mel_round_trip_and_monotone(f, htk):
     (dict(mel_norm=2), "mel_norm"), (dict(lifter=-1), "lifter"), (dict(top_db=-5), "top_db"),
     (dict(amin=0), "amin"), (dict(hop_length=0), "hop_length"), (dict(power=0), "power"),
     (dict(center=False, n_fft=4096, win_length=400), "fewer than one frame"),
+    (dict(window=np.hanning(300), win_length=400), "window"),
+    (dict(window=np.hanning(400).astype(np.int16)), "window"),
 ])
-def test_mfcc_bad_arguments(rng, kw, word):
+@MFCCS
+def test_mfcc_bad_arguments(rng, kw, word, mfcc):
     with pytest.raises(MinikwsError, match=word):
-        features.mfcc(_signal(rng, 2000), **kw)
+        mfcc(_signal(rng, 2000), **kw)
 
 
 @pytest.mark.parametrize("y, word", [
@@ -427,6 +478,8 @@ def test_mfcc_bad_arguments(rng, kw, word):
 def test_mfcc_bad_signal(y, word):
     with pytest.raises(MinikwsError, match=word):
         features.mfcc(y)
+    with pytest.raises(MinikwsError, match=word):
+        features.mfcc_batch(y)
     with pytest.raises(MinikwsError, match=word):
         features.mfcc_htk(y)
 
@@ -449,3 +502,11 @@ def test_docstring_defaults_agree_with_signatures():
     assert set(found) >= {"n_mfcc", "n_fft", "hop_length", "win_length", "n_mels", "top_db"}
     for name, value in found.items():
         assert float(params[name].default) == value, name
+
+
+@pytest.mark.parametrize("module", ["cepstrum", "normalize"])
+def test_docstring_examples(module):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"minikws.features.{module}"))
+    assert result.attempted > 0 and result.failed == 0
