@@ -185,7 +185,8 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, test_fillers=TEST_FILL
         Streams in the order train, validation, test; float32 in [-1, 1].
     """
     from minikws.datasets.espeak import get_espeak
-    from minikws.datasets.synth import (_check_words, _speed, _synthesize_utterances, PITCH_JITTER,
+    from minikws.augment import speed_perturb
+    from minikws.datasets.synth import (_check_words, _synthesize_utterances, PITCH_JITTER,
                                         RATE_JITTER, make_noises, split_voices)
 
     keywords = _check_words("keywords", KEYWORDS if keywords is None else keywords)
@@ -260,7 +261,8 @@ def synthesize_streams(*, keywords=None, fillers=FILLERS, test_fillers=TEST_FILL
         for key, gap in seq:
             u = utterances[key]
             if speed:
-                u = _speed(u, max(SPEEDS[int(r.integers(len(SPEEDS)))], len(u) / max_len))[:max_len]
+                factor = max(SPEEDS[int(r.integers(len(SPEEDS)))], len(u) / max_len)
+                u = speed_perturb(u.astype(np.float64), factor, max_denominator=50)[:max_len]  # as the clips
             if t + len(u) > S:
                 break
             peak = r.uniform(*level_db)
