@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from minikws._validate import check_float_array, check_positive_int, check_real, check_seed
+from minikws.datasets.streams import tag_names
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
 from minikws.frontend import FrontEnd, default_feature_settings
@@ -164,8 +165,6 @@ class KWSModel:
             if tags is not None or keywords is not None or head != "softmax":
                 raise MinikwsError("task: a clip model has no tags, keywords or feedback head")
         else:
-            from minikws.datasets.streams import tag_names
-
             if keywords is None or isinstance(keywords, str):
                 raise MinikwsError("keywords: a stream model needs its list of keywords")
             keywords = tuple(keywords)
