@@ -11,7 +11,9 @@ Data flows through the package the way it flows through a recognizer::
     minikws.models      KWSModel: front end + LSTM stack + Linear, with its settings
     minikws.io          model and checkpoint files (safe .npz)
     minikws.streaming   Stream: audio chunks -> front end -> LSTM state -> per-frame outputs
+    minikws.detection   per-frame posteriors -> smoothing -> keyword detections (Detector)
     minikws.train       the training loop (Trainer) and data-set helpers
+    minikws.train_stream  training a frame tagger on continuous streams; scoring it as a detector
     minikws.metrics     accuracy, confusion matrices, reports, plots
     minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
     minikws.gradcheck   numerical gradients that prove each backward formula
