@@ -20,8 +20,8 @@ LAYERS = [
     {"minikws.nn"},
     {"minikws.optim", "minikws.gradcheck"},
     {"minikws.models"},
-    {"minikws.io", "minikws.streaming", "minikws.metrics"},
-    {"minikws.train"},
+    {"minikws.io", "minikws.streaming", "minikws.metrics", "minikws.detection"},
+    {"minikws.train", "minikws.train_stream"},
     {"minikws.cli", "minikws.__main__"},
 ]
 
