@@ -11,6 +11,7 @@ S16_LE -r 16000 -c 1`` or ``sox -d -t wav -`` write one, with an unknown length)
 detection the moment it fires.
 """
 CHUNK_SECONDS = 0.1  # how much audio a live stream is read in: the detection delay it adds
+FILE_CHUNK_SECONDS = 10  # a file is fed in pieces of this many seconds (memory stays bounded)
 
 
 def add_parser(p):
@@ -95,8 +96,13 @@ def run(args):
                                "(more than 4x upsampling: the audio lacks the frequencies it listens to)")
         y = audio.resample(y, orig_sr=sr, target_sr=model.sr, name=args.file)
         duration = len(y) / model.sr
-        found = detector.push(y) + detector.flush()
-        for d in found:
+        step = FILE_CHUNK_SECONDS * model.sr  # bounded memory; the same detections as one chunk
+        for a in range(0, len(y), step):
+            for d in detector.push(y[a:a + step]):
+                found.append(d)
+                _emit(d, args.json)
+        for d in detector.flush():
+            found.append(d)
             _emit(d, args.json)
     seconds = time.perf_counter() - t0
     rtf = seconds / duration if duration > 0 else float("nan")
