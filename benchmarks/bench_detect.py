@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -65,7 +66,8 @@ def main():
     ap.add_argument("--test-streams", type=int, default=60, help="60 s test streams (default 60: 1 h)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks"))
-    ap.add_argument("--models", default=None, help="folder of trained models M_HEAD.npz to reuse")
+    ap.add_argument("--models", default=None,
+                    help="folder of trained models M_HEAD.npz to reuse (default: a folder in /tmp)")
     args = ap.parse_args()
 
     from minikws.audio import save_wav
@@ -74,7 +76,7 @@ def main():
     from minikws.metrics import format_detection_report, frr_at, plot_det_curve
     from minikws.train_stream import evaluate_streams
 
-    work = args.models or os.path.join(args.out, ".bench_detect")
+    work = args.models or os.path.join(tempfile.gettempdir(), "minikws_bench_detect")
     os.makedirs(work, exist_ok=True)
     t0 = time.perf_counter()
     test = synthesize_streams(streams=(0, 0, args.test_streams), seconds=60.0, seed=args.seed).split("test")
@@ -91,6 +93,9 @@ def main():
         curves[head] = ev.curve
         print(f"\n## head {head}: threshold {ev.threshold:.2f} (lowest with <= 1 FA/h)")
         print(format_detection_report(ev.scores))
+        print("DET: threshold FRR FA/h(all) FA/h(non-keyword): " + "; ".join(
+            f"{t:g} {f:.3f} {a:.0f} {n:.0f}" for t, f, a, n in zip(
+                ev.curve.thresholds, ev.curve.frr, ev.curve.fa_per_hour, ev.curve.fa_per_hour_negative)))
         blocks, y = drift(model, test, ev.threshold)
         print("drift (one recording, one Detector):", "; ".join(
             f"{a:.0f}-{b:.0f} min recall {r:.3f} FA {n}" for a, b, r, n in blocks))
