@@ -597,13 +597,13 @@ def plot_det_curve(curves, *, path, title="DET curve"):
     path : str or os.PathLike
         The PNG file to write (atomically).
 
-    Zero false alarms cannot sit on a log axis: those points are drawn at the left edge (half the
-    smallest non-zero rate of any curve, or 0.01), marked in the legend as "0 FA".
+    Zero false alarms cannot sit on a log axis: those points are drawn at the left edge (a quarter of the
+    smallest non-zero rate of any curve, at most 0.1), marked in the legend as "0 FA".
     """
     if isinstance(curves, DetCurve):
         curves = {"detector": curves}
     nonzero = [v for c in curves.values() for v in c.fa_per_hour if v > 0]
-    floor = min(nonzero) / 2 if nonzero else 0.01
+    floor = min(min(nonzero) / 4, 0.1) if nonzero else 0.01  # left of the 0.5 FA/h line
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     try:
@@ -612,7 +612,7 @@ def plot_det_curve(curves, *, path, title="DET curve"):
             ax.plot(x, 100 * c.frr, "-o", markersize=3, label=name)
         ax.axvline(floor, color="grey", lw=0.5, ls=":", label=f"0 FA (drawn at {floor:.2g})")
         for v in (0.5, 1.0):
-            ax.axvline(v, color="red", lw=0.6, ls="--")
+            ax.axvline(v, color="red", lw=0.6, ls="--", label="0.5 and 1 FA/h" if v == 0.5 else None)
         ax.set_xscale("log")
         ax.set_xlabel("false alarms per hour of audio (log scale)")
         ax.set_ylabel("false-reject rate (%)")
