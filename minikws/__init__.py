@@ -17,6 +17,7 @@ Data flows through the package the way it flows through a recognizer::
     minikws.metrics     accuracy, confusion matrices, reports, plots
     minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
     minikws.gradcheck   numerical gradients that prove each backward formula
+    minikws.serve       the model as a web service, and a page that listens to the microphone
     minikws.cli         the ``minikws`` command
 
 and beside the flow: minikws.defaults (every default setting, once), minikws.errors (MinikwsError),

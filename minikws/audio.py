@@ -17,6 +17,7 @@ Integer samples are scaled to [-1, 1) by dividing by :math:`2^{b-1}` (8-bit samp
 are centred on 128 first); float samples are returned as stored.
 """
 import functools
+import io
 import os
 import struct
 import tempfile
@@ -27,7 +28,7 @@ import numpy as np
 from minikws._validate import check_float_array, check_positive_int
 from minikws.errors import MinikwsError
 
-__all__ = ["AudioError", "load_wav", "save_wav", "resample", "resample_ratio"]
+__all__ = ["AudioError", "load_wav", "decode_wav", "save_wav", "resample", "resample_ratio"]
 
 WAVE_FORMAT_PCM = 0x0001
 WAVE_FORMAT_IEEE_FLOAT = 0x0003
@@ -237,26 +238,58 @@ def load_wav(path, sr=None, mono=True):
         unsupported encoding, claims more bytes than it holds, has no samples, or holds NaN or
         infinite samples. The message starts with the path.
     """
-    if sr is not None:
-        sr = check_positive_int("sr", sr)
     name = os.fspath(path)
     if os.path.isdir(name):
         raise AudioError(f"{name}: is a directory, not a WAV file")
     try:
         with open(name, "rb") as f:
-            file_size = os.fstat(f.fileno()).st_size
-            (tag, channels, rate, block_align, bits), (offset, size) = _read_chunks(name, f, file_size)
-            n = size // block_align
-            if n == 0:
-                raise AudioError(f"{name}: no samples ('data' chunk of {size} bytes)")
-            f.seek(offset)
-            raw = f.read(n * block_align)
+            return _read(f, os.fstat(f.fileno()).st_size, name, sr, mono)
     except (FileNotFoundError, AudioError):
         raise
     except PermissionError as exc:
         raise AudioError(f"{name}: permission denied") from exc
     except OSError as exc:
         raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+
+
+def decode_wav(data, *, name="WAV data", sr=None, mono=True):
+    """Read a WAV file held in memory (an upload, a pipe), exactly as :func:`load_wav` reads a path.
+
+    Parameters
+    ----------
+    data : bytes, bytearray or memoryview
+        The whole file.
+    name : str
+        How to name the data in error messages.
+    sr, mono
+        As :func:`load_wav`.
+
+    Returns
+    -------
+    y : ndarray (S,) if ``mono`` else (channels, S)
+    sr : int
+
+    Raises
+    ------
+    AudioError
+        Every problem :func:`load_wav` reports for a file's contents; the message starts with ``name``.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise MinikwsError(f"data: expected the bytes of a WAV file, got {type(data).__name__}")
+    data = memoryview(data).cast("B")
+    return _read(io.BytesIO(data), data.nbytes, name, sr, mono)
+
+
+def _read(f, file_size, name, sr, mono):
+    """The samples of the WAV file open as ``f`` (seekable, ``file_size`` bytes) -> (y, sr)."""
+    if sr is not None:
+        sr = check_positive_int("sr", sr)
+    (tag, channels, rate, block_align, bits), (offset, size) = _read_chunks(name, f, file_size)
+    n = size // block_align
+    if n == 0:
+        raise AudioError(f"{name}: no samples ('data' chunk of {size} bytes)")
+    f.seek(offset)
+    raw = f.read(n * block_align)
     if len(raw) != n * block_align:
         raise AudioError(f"{name}: file shrank while being read")
     x = _decode(raw, bits, tag).reshape(n, channels)

@@ -231,3 +231,26 @@ def test_header_claiming_gigabytes_allocates_nothing_large(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in BROKEN if BROKEN[k][0] is not None))
+def test_decode_wav_refuses_the_same_broken_contents(kind):
+    content, words = BROKEN[kind]
+    with pytest.raises(AudioError) as info:
+        audio.decode_wav(content, name="upload")
+    message = str(info.value)
+    assert message.startswith("upload: ") and words in message and "\n" not in message
+
+
+def test_decode_wav_reads_what_load_wav_reads(tmp_path, rng):
+    stereo = rng.uniform(-1, 1, (2, 300)).astype(np.float32)
+    path = str(tmp_path / "s.wav")
+    audio.save_wav(path, stereo, 22050)
+    content = open(path, "rb").read()
+    for kwargs in ({}, {"mono": False}, {"sr": 16000}):
+        y_file, sr_file = audio.load_wav(path, **kwargs)
+        y_mem, sr_mem = audio.decode_wav(content, **kwargs)
+        assert sr_mem == sr_file and y_mem.dtype == np.float32
+        np.testing.assert_array_equal(y_mem, y_file)
+    with pytest.raises(MinikwsError, match="data: expected the bytes"):
+        audio.decode_wav(path)

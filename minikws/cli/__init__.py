@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": ("minikws.cli.evaluate", "Score a trained model on the test split of a folder of recordings."),
     "predict": ("minikws.cli.predict", "Print the most probable label of each WAV file."),
     "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
+    "serve": ("minikws.cli.serve", "Serve a model over HTTP and WebSocket, with a page that listens to the microphone."),
     "mfcc": ("minikws.cli.mfcc", "Print a WAV file's MFCC shape, rate and duration; plot them with --plot."),
     "detect": ("minikws.cli.detect", "Detect keywords in a long recording or a live WAV stream on stdin."),
 }
