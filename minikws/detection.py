@@ -159,9 +159,9 @@ class PosteriorDetector:
         L = self._raw_len
         n = self.frames + np.arange(T)  # frame indices from the stream's start
         win = sliding_window_view(raw[L - self.w_s + 1:], self.w_s, axis=0)  # (T, C, w_s)
-        smoothed = win.sum(axis=-1) / np.minimum(n + 1, self.w_s)[:, None]  # (posterior-smoothing)
+        smoothed = win.sum(axis=-1) / np.minimum(n + 1, self.w_s)[:, None]  # [posterior-smoothing]
         sm = np.concatenate([self._smoothed, smoothed])
-        conf = sliding_window_view(sm[1:], self.w_m, axis=0).max(axis=-1)  # (detection-confidence)
+        conf = sliding_window_view(sm[1:], self.w_m, axis=0).max(axis=-1)  # [detection-confidence]
         keys = self._keys
         cand = keys[np.argmax(smoothed[:, keys], axis=1)]  # k* of every frame (T,)
         above = (smoothed[np.arange(T), cand] >= self.threshold).tolist()
