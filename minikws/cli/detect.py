@@ -42,7 +42,7 @@ def _emit(d, as_json):
     if as_json:
         print(json.dumps(d.as_dict()), flush=True)
     else:
-        print(f"{d.time:8.2f}\t{d.label}\t{d.score:.3f}\t{d.start:.2f}-{d.end:.2f}", flush=True)
+        print(f"{d.time:.2f}\t{d.label}\t{d.score:.3f}\t{d.start:.2f}-{d.end:.2f}", flush=True)
 
 
 def run(args):
