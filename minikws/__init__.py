@@ -13,7 +13,9 @@ Data flows through the package the way it flows through a recognizer::
     minikws.io          model and checkpoint files (safe .npz)
     minikws.export      the network as an ONNX graph, its feature settings as JSON
     minikws.streaming   Stream: audio chunks -> front end -> LSTM state -> per-frame outputs
+    minikws.detection   per-frame posteriors -> smoothing -> keyword detections (Detector)
     minikws.train       the training loop (Trainer) and data-set helpers
+    minikws.train_stream  training a frame tagger on continuous streams; scoring it as a detector
     minikws.metrics     accuracy, confusion matrices, reports, plots
     minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
     minikws.gradcheck   numerical gradients that prove each backward formula

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from minikws._fileio import atomic_write
-from minikws._validate import check_positive_int
+from minikws._validate import check_positive_int, check_real
 from minikws.errors import MinikwsError
 
 __all__ = [
@@ -35,6 +35,14 @@ __all__ = [
     "format_confusion_matrix",
     "plot_confusion_matrix",
     "plot_training_curves",
+    "DetectionScores",
+    "match_detections",
+    "format_detection_report",
+    "DetCurve",
+    "det_curve",
+    "operating_point",
+    "frr_at",
+    "plot_det_curve",
 ]
 
 
@@ -336,6 +344,273 @@ def plot_training_curves(history, *, path, title="Training"):
                 ax.legend()
         ax_acc.set_ylim(0.0, 1.02)
         fig.suptitle(title)
+        _save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------------------ keyword detection
+# How good is a detector on continuous audio: detections matched to the spoken keywords one to one,
+# recall per keyword, false alarms per hour, latency and the DET curve (issue 13).
+#
+# A detection is any record with ``label``, ``time`` and ``score`` (a mapping or an object with those
+# attributes, such as :class:`minikws.detection.Detection`); an occurrence of the ground truth any
+# record with ``label``, ``start`` and ``end`` (:class:`minikws.datasets.Word`). Times are seconds.
+
+
+class DetectionScores(NamedTuple):
+    """The scores of one run of a detector (see :func:`match_detections`).
+
+    keywords (C,) names; occurrences, hits (C,) int64 per keyword; recall (C,) float64 (nan for a keyword
+    never spoken); false_alarms int; duration, negative_duration (seconds of all audio and of audio
+    outside every keyword occurrence); fa_per_hour (per hour of all audio), fa_per_hour_negative (per
+    hour of non-keyword audio), fa_per_hour_upper (the 95 % upper bound of the rate per hour of all
+    audio, Poisson); latencies (hits,) seconds, ``time - end`` of each matched detection;
+    matches list of (detection index, occurrence index) into the inputs.
+    """
+
+    keywords: tuple
+    occurrences: np.ndarray
+    hits: np.ndarray
+    recall: np.ndarray
+    false_alarms: int
+    duration: float
+    negative_duration: float
+    fa_per_hour: float
+    fa_per_hour_negative: float
+    fa_per_hour_upper: float
+    latencies: np.ndarray
+    matches: list
+
+    @property
+    def total_recall(self):
+        """Hits over occurrences, all keywords pooled."""
+        return float(self.hits.sum()) / max(int(self.occurrences.sum()), 1)
+
+    def latency(self, q):
+        """The q-th percentile (0..100) of the latencies, seconds; nan without a hit."""
+        return float(np.percentile(self.latencies, q)) if len(self.latencies) else float("nan")
+
+
+def _field(record, name):
+    return record[name] if isinstance(record, dict) else getattr(record, name)
+
+
+def _poisson_upper(k, hours, confidence=0.95):
+    """Upper ``confidence`` bound of a Poisson rate per hour after ``k`` events in ``hours``."""
+    from scipy.stats import chi2
+
+    return float(0.5 * chi2.ppf(confidence, 2 * (k + 1)) / hours) if hours > 0 else float("inf")
+
+
+def match_detections(detections, truth, *, keywords, duration, label_map=None, before=0.1,
+                     after=0.5):
+    r"""Match detections to spoken keywords one to one and score the run.
+
+    A detection of label :math:`k` at time :math:`t` may match an occurrence of :math:`k` spoken from
+    :math:`s` to :math:`e` when
+
+    .. math::
+       :label: detection-window
+
+       s - \text{before} \le t \le e + \text{after}
+
+    Each occurrence matches at most one detection: a second detection of one word is a false alarm,
+    and a detection with the wrong label is a false alarm while the word it fell on stays a miss.
+    Detections are taken in time order, each matched to the open occurrence whose window closes first
+    (for points and intervals this greedy choice gives a maximum matching).
+
+    Parameters
+    ----------
+    detections : sequence of records with label, time (s) and score
+    truth : sequence of records with label, start, end (s)
+        Every spoken word; those whose (mapped) label is not in ``keywords`` are fillers: not to be
+        detected, and not keyword audio.
+    keywords : sequence of str
+        The detector's labels (its tags other than ``O``).
+    duration : float
+        Seconds of audio the detector heard.
+    label_map : dict, optional
+        Spoken word -> detector label (the ``article`` tag set maps ``yes`` to ``command``); words
+        missing from it keep their own label.
+    before, after : float
+        The window's margins, seconds (defaults: 0.1 and 0.5).
+
+    Returns
+    -------
+    DetectionScores
+    """
+    keywords = tuple(keywords)
+    duration = check_real("duration", duration, low=0.0)
+    if duration == 0:
+        raise MinikwsError("duration: expected seconds > 0, got 0")
+    label_map = label_map or {}
+    occ = [(label_map.get(_field(w, "label"), _field(w, "label")), float(_field(w, "start")),
+            float(_field(w, "end"))) for w in truth]
+    occ = [o for o in occ if o[0] in keywords]
+    for lab, s, e in occ:
+        if not (np.isfinite(s) and np.isfinite(e) and e >= s):
+            raise MinikwsError(f"truth: an occurrence of {lab!r} has start {s} and end {e}")
+    dets = [(str(_field(d, "label")), float(_field(d, "time"))) for d in detections]
+    open_ = [True] * len(occ)
+    matches, latencies = [], []
+    for i in sorted(range(len(dets)), key=lambda i: dets[i][1]):
+        lab, t = dets[i]
+        best = None
+        for j, (olab, s, e) in enumerate(occ):
+            if open_[j] and olab == lab and s - before <= t <= e + after:
+                if best is None or occ[j][2] < occ[best][2]:
+                    best = j
+        if best is not None:
+            open_[best] = False
+            matches.append((i, best))
+            latencies.append(t - occ[best][2])
+    occurrences = np.array([sum(o[0] == k for o in occ) for k in keywords], dtype=np.int64)
+    hits = np.zeros(len(keywords), dtype=np.int64)
+    for _, j in matches:
+        hits[keywords.index(occ[j][0])] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(occurrences > 0, hits / np.maximum(occurrences, 1), np.nan)
+    false_alarms = len(dets) - len(matches)
+    covered = _union_length([(s, e) for _, s, e in occ], duration)
+    negative = max(float(duration) - covered, 1e-9)
+    hours = float(duration) / 3600.0
+    return DetectionScores(keywords, occurrences, hits, recall, false_alarms, float(duration), negative,
+                           false_alarms / hours, false_alarms / (negative / 3600.0),
+                           _poisson_upper(false_alarms, hours), np.array(latencies, dtype=np.float64),
+                           matches)
+
+
+def _union_length(intervals, duration):
+    """Seconds covered by the union of intervals, clipped to [0, duration]."""
+    total, reach = 0.0, 0.0
+    for s, e in sorted(intervals):
+        s, e = max(s, reach, 0.0), min(e, duration)
+        if e > s:
+            total += e - s
+            reach = e
+    return total
+
+
+def format_detection_report(scores, *, digits=3):
+    """The scores as text: recall per keyword, the two false-alarm rates (named), latency."""
+    w = max([len(k) for k in scores.keywords] + [7])
+    lines = [f"{'keyword':<{w}}  recall  hits/spoken"]
+    for k, r, h, n in zip(scores.keywords, scores.recall, scores.hits, scores.occurrences):
+        lines.append(f"{k:<{w}}  {r:6.{digits}f}  {h}/{n}")
+    hours = scores.duration / 3600.0
+    lines.append(f"{'all':<{w}}  {scores.total_recall:6.{digits}f}  "
+                 f"{int(scores.hits.sum())}/{int(scores.occurrences.sum())}")
+    lines.append(f"false alarms: {scores.false_alarms} in {hours:.3f} h of audio = "
+                 f"{scores.fa_per_hour:.2f} per hour of all audio "
+                 f"(95 % upper bound {scores.fa_per_hour_upper:.2f}); "
+                 f"{scores.fa_per_hour_negative:.2f} per hour of non-keyword audio "
+                 f"({scores.negative_duration / 3600.0:.3f} h)")
+    lines.append(f"latency after the word's end: p50 {scores.latency(50):.3f} s, "
+                 f"p90 {scores.latency(90):.3f} s")
+    return "\n".join(lines) + "\n"
+
+
+class DetCurve(NamedTuple):
+    """A DET curve: thresholds (N,) increasing; frr, fa_per_hour, fa_per_hour_negative (N,) at each;
+    recall (N, C) per keyword; keywords (C,) names."""
+
+    thresholds: np.ndarray
+    frr: np.ndarray
+    fa_per_hour: np.ndarray
+    fa_per_hour_negative: np.ndarray
+    recall: np.ndarray
+    keywords: tuple
+
+
+def det_curve(detections, truth, *, keywords, duration, thresholds, label_map=None, before=0.1,
+              after=0.5):
+    """False-reject rate against false alarms per hour over a set of thresholds.
+
+    Parameters
+    ----------
+    detections : sequence of records, or callable threshold -> sequence of records
+        A sequence is filtered by ``score >= threshold`` (exact when the detections were made at a
+        threshold no higher than any in ``thresholds`` and no detection hides another); a callable
+        is called for each threshold (the detector run again, :func:`minikws.detection.detect_sweep`).
+    truth, keywords, duration, label_map, before, after
+        As :func:`match_detections`.
+    thresholds : sequence of float
+
+    Returns
+    -------
+    DetCurve
+        The false-reject rate is ``1 - hits / occurrences`` over all keywords pooled.
+    """
+    thresholds = np.sort(np.asarray(thresholds, dtype=np.float64))
+    if thresholds.ndim != 1 or thresholds.size == 0 or not np.isfinite(thresholds).all():
+        raise MinikwsError("thresholds: expected a non-empty 1-D array of finite numbers")
+    frr, fa, fan, rec = [], [], [], []
+    for th in thresholds:
+        if callable(detections):
+            ds = detections(float(th))
+        else:
+            ds = [d for d in detections if float(_field(d, "score")) >= th]
+        s = match_detections(ds, truth, keywords=keywords, duration=duration, label_map=label_map,
+                             before=before, after=after)
+        frr.append(1.0 - s.total_recall)
+        fa.append(s.fa_per_hour)
+        fan.append(s.fa_per_hour_negative)
+        rec.append(s.recall)
+    return DetCurve(thresholds, np.array(frr), np.array(fa), np.array(fan), np.array(rec),
+                    tuple(keywords))
+
+
+def operating_point(curve, fa_per_hour):
+    """The lowest threshold whose false alarms per hour (of all audio) are <= ``fa_per_hour``.
+
+    Returns ``(index, threshold, frr)`` into the curve; ``(None, nan, 1.0)`` when no threshold is
+    that quiet.
+    """
+    ok = np.flatnonzero(curve.fa_per_hour <= fa_per_hour)
+    if not len(ok):
+        return None, float("nan"), 1.0
+    i = int(ok[np.argmin(curve.frr[ok])])
+    return i, float(curve.thresholds[i]), float(curve.frr[i])
+
+
+def frr_at(curve, fa_per_hour):
+    """The false-reject rate at ``fa_per_hour`` false alarms per hour of all audio (best threshold)."""
+    return operating_point(curve, fa_per_hour)[2]
+
+
+def plot_det_curve(curves, *, path, title="DET curve"):
+    """Draw DET curves (false-reject rate against false alarms per hour, log axis) as a PNG.
+
+    Parameters
+    ----------
+    curves : DetCurve or dict of name -> DetCurve
+    path : str or os.PathLike
+        The PNG file to write (atomically).
+
+    Zero false alarms cannot sit on a log axis: those points are drawn at the left edge (a quarter of the
+    smallest non-zero rate of any curve, at most 0.1), marked in the legend as "0 FA".
+    """
+    if isinstance(curves, DetCurve):
+        curves = {"detector": curves}
+    nonzero = [v for c in curves.values() for v in c.fa_per_hour if v > 0]
+    floor = min(min(nonzero) / 4, 0.1) if nonzero else 0.01  # left of the 0.5 FA/h line
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    try:
+        for name, c in curves.items():
+            x = np.where(c.fa_per_hour > 0, c.fa_per_hour, floor)
+            ax.plot(x, 100 * c.frr, "-o", markersize=3, label=name)
+        ax.axvline(floor, color="grey", lw=0.5, ls=":", label=f"0 FA (drawn at {floor:.2g})")
+        for v in (0.5, 1.0):
+            ax.axvline(v, color="red", lw=0.6, ls="--", label="0.5 and 1 FA/h" if v == 0.5 else None)
+        ax.set_xscale("log")
+        ax.set_xlabel("false alarms per hour of audio (log scale)")
+        ax.set_ylabel("false-reject rate (%)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        ax.set_title(title)
         _save_figure(fig, path)
     finally:
         plt.close(fig)

@@ -34,10 +34,12 @@ from typing import NamedTuple
 import numpy as np
 
 from minikws._validate import check_float_array, check_positive_int, check_real, check_seed
+from minikws.datasets.streams import tag_names
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
 from minikws.frontend import FrontEnd, default_feature_settings
 from minikws.nn import LSTM, Linear
+from minikws.nn.feedback import feedback_backward, feedback_forward
 from minikws.nn.layers import dropout_backward, dropout_forward
 from minikws.nn.losses import softmax, softmax_cross_entropy
 
@@ -86,13 +88,15 @@ class KWSCache(NamedTuple):
     """What the backward methods of :class:`KWSModel` need from the forward ones.
 
     T, B (ints) the LSTM's output shape; drop (DropoutCache) of the dropout before the Linear layer;
-    lengths (B,) valid frames of each clip, or None for a frame-level forward.
+    lengths (B,) valid frames of each clip, or None for a frame-level forward; feedback
+    (minikws.nn.FeedbackCache) of the output-feedback head, or None for the plain head.
     """
 
     T: int
     B: int
     drop: object
     lengths: object
+    feedback: object = None
 
 
 class KWSModel:
@@ -122,6 +126,16 @@ class KWSModel:
         Seed of the weight initialisation.
     backend : {"auto", "numpy", "cython"}
         Which LSTM implementation runs (see :mod:`minikws._backend`).
+    task : {"clip", "stream"}
+        ``"clip"``: one label per clip, read at its last frame (:meth:`forward`); ``"stream"``: a
+        frame tagger for continuous audio (:meth:`forward_frames`, :mod:`minikws.detection`).
+    tags : {"words", "article"}, optional
+        A stream model's tag set (:func:`minikws.datasets.tag_names`); ``classes`` must be its tags.
+    head : {"softmax", "feedback"}
+        The per-frame softmax of eq. :eq:`kws-model`, or (stream models) the article's output-feedback
+        head, eq. :eq:`feedback-head`, with its extra weights ``W_o`` (C, C) starting at zero.
+    keywords : sequence of str, optional
+        A stream model's keywords (the spoken words its tags stand for).
 
     Attributes
     ----------
@@ -137,7 +151,8 @@ class KWSModel:
 
     def __init__(self, *, classes, sr=None, features=None, cmn_window=None, frontend=None,
                  hidden_size=DEFAULTS.hidden_size, num_layers=DEFAULTS.num_layers, dropout=DEFAULTS.dropout,
-                 dtype=np.float32, seed=DEFAULTS.seed, backend="auto"):
+                 dtype=np.float32, seed=DEFAULTS.seed, backend="auto", task="clip", tags=None,
+                 head="softmax", keywords=None):
         classes = tuple(classes)
         if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
             raise MinikwsError(f"classes: expected at least 2 non-empty names, got {classes!r}")
@@ -171,6 +186,28 @@ class KWSModel:
         self.fc = Linear(self.hidden_size, len(classes), dtype=self.dtype, rng=rng)
         self.mean = np.zeros(K, dtype=self.dtype)
         self.std = np.ones(K, dtype=self.dtype)
+        self._check_task(task, tags, head, keywords)
+        C = len(classes)
+        self.W_o = np.zeros((C, C), dtype=self.dtype) if head == "feedback" else None
+        self.dW_o = None if self.W_o is None else np.zeros_like(self.W_o)
+
+    def _check_task(self, task, tags, head, keywords):
+        if task not in ("clip", "stream"):
+            raise MinikwsError(f"task: expected 'clip' or 'stream', got {task!r}")
+        if head not in ("softmax", "feedback"):
+            raise MinikwsError(f"head: expected 'softmax' or 'feedback', got {head!r}")
+        if task == "clip":
+            if tags is not None or keywords is not None or head != "softmax":
+                raise MinikwsError("task: a clip model has no tags, keywords or feedback head")
+        else:
+            if keywords is None or isinstance(keywords, str):
+                raise MinikwsError("keywords: a stream model needs its list of keywords")
+            keywords = tuple(keywords)
+            if tag_names(keywords, tags) != self.classes:
+                raise MinikwsError(f"classes: a stream model's classes must be the {tags!r} tags "
+                                   f"{tag_names(keywords, tags)}, got {self.classes}")
+        self.task, self.tags, self.head = task, tags, head
+        self.keywords = None if keywords is None else tuple(keywords)
 
     # ----------------------------------------------------------------------------------- settings
     @property
@@ -194,7 +231,8 @@ class KWSModel:
         ``"frontend"``, model file format 3); weights are in state_dict()."""
         return {"classes": list(self.classes), "frontend": self.frontend.get_config(),
                 "hidden_size": self.hidden_size, "num_layers": self.num_layers, "dropout": self.dropout,
-                "dtype": self.dtype.name, "seed": self.seed}
+                "dtype": self.dtype.name, "seed": self.seed, "task": self.task, "tags": self.tags,
+                "head": self.head, "keywords": None if self.keywords is None else list(self.keywords)}
 
     @classmethod
     def from_config(cls, config, *, backend="auto"):
@@ -212,7 +250,9 @@ class KWSModel:
         dtype = np.dtype(config["dtype"])
         return cls(classes=config["classes"], frontend=FrontEnd.from_config(config["frontend"], dtype=dtype),
                    hidden_size=config["hidden_size"], num_layers=config["num_layers"],
-                   dropout=config["dropout"], dtype=dtype, seed=config["seed"], backend=backend)
+                   dropout=config["dropout"], dtype=dtype, seed=config["seed"], backend=backend,
+                   task=config.get("task", "clip"), tags=config.get("tags"),
+                   head=config.get("head", "softmax"), keywords=config.get("keywords"))
 
     # ---------------------------------------------------------------------------------- parameters
     @property
@@ -221,6 +261,8 @@ class KWSModel:
         optimizer (or a pruning/quantisation step) that changes them in place changes the model."""
         out = {f"lstm.{k}": v for k, v in self.lstm.params.items()}
         out.update({f"fc.{k}": v for k, v in self.fc.params.items()})
+        if self.W_o is not None:
+            out["fc.W_o"] = self.W_o
         return out
 
     @property
@@ -228,11 +270,15 @@ class KWSModel:
         """Gradients with the keys of :attr:`params`, accumulated by the backward methods."""
         out = {f"lstm.{k}": v for k, v in self.lstm.grads.items()}
         out.update({f"fc.{k}": v for k, v in self.fc.grads.items()})
+        if self.W_o is not None:
+            out["fc.W_o"] = self.dW_o
         return out
 
     def zero_grad(self):
         self.lstm.zero_grad()
         self.fc.zero_grad()
+        if self.dW_o is not None:
+            self.dW_o[...] = 0
 
     def num_parameters(self):
         return int(sum(p.size for p in self.params.values()))
@@ -357,8 +403,29 @@ class KWSModel:
         cache : KWSCache
         """
         h, state = self._encode(x, state, train, rng)
+        if self.head == "feedback":
+            logits, _, cache = self._feedback(h, None, train, rng)
+            return logits, state, cache
         logits, drop = self._head(h, train, rng)
         return logits, state, KWSCache(x.shape[0], x.shape[1], drop, None)
+
+    def _feedback(self, h, o0, train, rng):
+        r"""The output-feedback head on h (T, B, H): log o_t as logits, o_T, and the cache.
+
+        :math:`\log o_t` are valid logits (softmax maps them back to :math:`o_t`); the floor 1e-30 keeps
+        the log finite when a probability underflows.
+        """
+        h, drop = dropout_forward(h, self.dropout, rng, train=train and self.dropout > 0)
+        W = np.concatenate([self.fc.params["W"], self.W_o])
+        o, fb = feedback_forward(h, W, self.fc.params["b"], o0)
+        logits = np.log(np.maximum(o, 1e-30)).astype(self.dtype)
+        return logits, o[-1], KWSCache(h.shape[0], h.shape[1], drop, None, fb)
+
+    def feedback_step(self, h, o_prev):
+        """Streaming: the feedback head on the next frames h (T, B, H) from o_{t-1} (B, C) or None
+        -> (logits (T, B, C), o_T (B, C))."""
+        logits, o_last, _ = self._feedback(h, o_prev, False, None)
+        return logits, o_last
 
     def backward_frames(self, dlogits, cache):
         """Back-propagate per-frame logit gradients (T, B, C); accumulates into :attr:`grads`.
@@ -368,6 +435,15 @@ class KWSModel:
         dx : ndarray (T, B, K)
             Gradient with respect to the raw input frames (through the normalisation).
         """
+        if cache.feedback is not None:
+            o = cache.feedback.o
+            do = np.where(o > 1e-30, dlogits / np.maximum(o, 1e-30), 0).astype(o.dtype)  # d log o / do
+            dh, dW, db, _ = feedback_backward(do, cache.feedback)
+            H = self.hidden_size
+            self.fc.grads["W"] += dW[:H]
+            self.fc.grads["b"] += db
+            self.dW_o += dW[H:]
+            return self.lstm.backward(dropout_backward(dh, cache.drop)) / self.std
         dh = dropout_backward(self.fc.backward(dlogits), cache.drop)
         return self.lstm.backward(dh) / self.std
 
@@ -390,6 +466,9 @@ class KWSModel:
         cache : KWSCache
         """
         self._check_x(x)
+        if self.task == "stream":
+            raise MinikwsError("model: this is a stream model (frame tags for continuous audio); "
+                               "use minikws detect, not a clip prediction")
         T, B, _ = x.shape
         lengths = np.asarray(lengths)
         if lengths.shape != (B,) or lengths.dtype.kind not in "iu":

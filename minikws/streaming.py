@@ -168,3 +168,6 @@ class Stream:
         h[...] = hT
         c[...] = cT
         return out
+
+
+from minikws.detection import Detection, Detector, PosteriorDetector, detect  # noqa: E402,F401

@@ -20,8 +20,8 @@ LAYERS = [
     {"minikws.nn"},
     {"minikws.optim", "minikws.gradcheck"},
     {"minikws.models", "minikws.compress"},
-    {"minikws.io", "minikws.streaming", "minikws.metrics", "minikws.export"},
-    {"minikws.train"},
+    {"minikws.io", "minikws.streaming", "minikws.metrics", "minikws.export", "minikws.detection"},
+    {"minikws.train", "minikws.train_stream"},
     {"minikws.serve", "minikws.exercises"},  # the service; the chapters' checks, built on every layer below
     {"minikws.cli", "minikws.__main__"},
 ]

@@ -30,6 +30,7 @@ COMMANDS = {
     "compress": ("minikws.cli.compress", "Prune and/or quantize a trained model to int8; fine-tune; report the cost."),
     "export": ("minikws.cli.export", "Write a trained model as an ONNX graph, with its feature settings as JSON."),
     "exercises": ("minikws.cli.exercises", "List the tutorials' exercises, or grade submitted notebooks."),
+    "detect": ("minikws.cli.detect", "Detect keywords in a long recording or a live WAV stream on stdin."),
 }
 
 

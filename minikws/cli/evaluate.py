@@ -30,6 +30,11 @@ def run(args):
         raise MinikwsError(f"--data {args.data}: no such folder")
     _args.output_folder("--plots", args.plots)  # before the evaluation, not after it
     model = io.load_model(args.model)
+    if getattr(model, "task", "clip") == "stream":
+        from minikws.errors import MinikwsError
+
+        raise MinikwsError(f"--model {args.model}: a stream model (frame tags for continuous audio); "
+                           "use minikws detect --labels")
     dataset = load_data(args.data, args.dataset)
     result, y_true, y_pred = evaluate_on_dataset(model, dataset, subset=args.subset)
     print(f"{args.subset} split of {args.data}: {result['support']} clips, accuracy {result['accuracy']:.4f}")

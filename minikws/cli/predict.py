@@ -30,6 +30,9 @@ def run(args):
 
     top = check_positive_int("--top", args.top)
     model = io.load_model(args.model)
+    if getattr(model, "task", "clip") == "stream":
+        raise MinikwsError(f"--model {args.model}: a stream model (frame tags for continuous audio); "
+                           "use minikws detect")
     failed = 0
     for path in args.files:
         try:

@@ -52,7 +52,7 @@ def add_parser(p):
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"clips per step (default: {DEFAULTS.batch_size})")
     p.add_argument("--dropout", type=float, default=None,
-                   help=f"dropout probability in [0, 1) (default: {DEFAULTS.dropout:g})")
+                   help=f"dropout probability in [0, 1) (default: {DEFAULTS.dropout:g}; 0.3 for --task stream)")
     p.add_argument("--cmn-window", type=int, default=None, metavar="FRAMES",
                    help="running cepstral mean normalisation window; 0 turns it off "
                         f"(default: {DEFAULTS.cmn_window})")
@@ -76,6 +76,9 @@ def add_parser(p):
                    help="LSTM implementation (default: the compiled kernel when built)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    from minikws.cli._train_stream import add_arguments
+
+    add_arguments(p)  # --task stream, --tags, --head, --streams
 
 
 def _checkpoint_path(out):
@@ -245,6 +248,18 @@ def run(args):
     from minikws.train import train_on_dataset
 
     t0, started = time.perf_counter(), time.time()
+    if args.task == "stream":
+        from minikws.cli._train_stream import run_stream
+
+        if args.out is None:
+            raise MinikwsError("--out: required (where to write the trained model)")
+        for name in ("hidden", "layers", "cmn_window", "seed"):  # the stream task's own defaults come later
+            if getattr(args, name) is None:
+                setattr(args, name, {**MODEL_DEFAULTS, **TRAIN_DEFAULTS}[name])
+        return run_stream(args)
+    from minikws.cli._train_stream import check_clip_args
+
+    check_clip_args(args)
     if args.resume:
         _args.input_file("--resume", args.resume)
         _from_checkpoint(args, io.load_checkpoint(args.resume), args.resume)

@@ -127,36 +127,14 @@ def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_w
     from minikws.datasets.espeak import get_espeak
 
     engine = get_espeak()
-    accents, variants = tuple(accents), tuple(variants)
-    unknown_variants = sorted(set(variants) - set(engine.variants()))
-    if unknown_variants:
-        raise MinikwsError(f"variants: espeak-ng has no variant(s) {unknown_variants}")
-    n_val = int(round(validation * len(variants)))
-    n_test = int(round(test * len(variants)))
-    if (validation > 0 and n_val == 0) or (test > 0 and n_test == 0) or n_val + n_test >= len(variants):
-        raise MinikwsError(f"variants: {len(variants)} are too few to split {validation}/{test} by voice")
-
     rng = np.random.default_rng(seed)
+    voices, persona = split_voices(rng, engine=engine, accents=accents, variants=variants,
+                                   validation=validation, test=test)
     L = int(round(duration * sr))
     if max_shift is not None and not (np.isfinite(max_shift) and max_shift >= 0):
         raise MinikwsError(f"max_shift: expected seconds >= 0 or None, got {max_shift!r}")
     shift_samples = 0 if max_shift is None else int(round(max_shift * sr))
     classes = words + ((UNKNOWN,) if unknown else ()) + ((SILENCE,) if silence else ())
-
-    # Voices, grouped by variant into the three splits.
-    order = rng.permutation(len(variants))
-    split_of = {}
-    for rank, v in enumerate(order):
-        split_of[variants[v]] = ("test" if rank < n_test else
-                                 "validation" if rank < n_test + n_val else "train")
-    voices = {s: [] for s in ("train", "validation", "test")}
-    persona = {}
-    for variant in variants:  # in the given order, so the personas do not depend on the split
-        for accent in accents:
-            name = f"{accent}+{variant}"
-            persona[name] = (int(rng.integers(140, 191)), int(rng.integers(30, 71)),
-                             int(rng.integers(30, 81)))  # rate, pitch, range
-            voices[split_of[variant]].append(name)
 
     # Clips per split for each class, proportional to the fractions.
     n_clips = {"test": int(round(test * per_word)), "validation": int(round(validation * per_word))}
@@ -215,6 +193,53 @@ def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_w
     return Dataset(audio=audio, labels=np.array([p[0] for p in plan], dtype=np.int64),
                    classes=classes, sr=sr, speakers=np.array(speakers),
                    subset=np.array([p[1] for p in plan]), noise=noise, files=np.array(files))
+
+
+def split_voices(rng, *, engine, accents=ACCENTS, variants=VARIANTS, validation=0.1, test=0.1):
+    """The voices of each split and each voice's persona, drawn from ``rng``.
+
+    The split is by voice *variant* (every accent of a test variant is test). The draws are the first
+    of :func:`synthesize_commands`'s generator, so a generator seeded alike gives the same split there
+    and in the synthesized streams (:func:`minikws.datasets.synthesize_streams`).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    engine : minikws.datasets.espeak.ESpeak
+        Checks that every variant exists.
+    accents, variants : sequence of str
+    validation, test : float
+        Fractions of the variants held out for each split.
+
+    Returns
+    -------
+    voices : dict split -> list of str
+        Voice names ``accent+variant`` of ``"train"``, ``"validation"`` and ``"test"``.
+    persona : dict voice -> (rate, pitch, pitch_range)
+        The voice's own espeak-ng speaking rate, base pitch and pitch range.
+    """
+    accents, variants = tuple(accents), tuple(variants)
+    unknown_variants = sorted(set(variants) - set(engine.variants()))
+    if unknown_variants:
+        raise MinikwsError(f"variants: espeak-ng has no variant(s) {unknown_variants}")
+    n_val = int(round(validation * len(variants)))
+    n_test = int(round(test * len(variants)))
+    if (validation > 0 and n_val == 0) or (test > 0 and n_test == 0) or n_val + n_test >= len(variants):
+        raise MinikwsError(f"variants: {len(variants)} are too few to split {validation}/{test} by voice")
+    order = rng.permutation(len(variants))
+    split_of = {}
+    for rank, v in enumerate(order):
+        split_of[variants[v]] = ("test" if rank < n_test else
+                                 "validation" if rank < n_test + n_val else "train")
+    voices = {s: [] for s in ("train", "validation", "test")}
+    persona = {}
+    for variant in variants:  # in the given order, so the personas do not depend on the split
+        for accent in accents:
+            name = f"{accent}+{variant}"
+            persona[name] = (int(rng.integers(140, 191)), int(rng.integers(30, 71)),
+                             int(rng.integers(30, 81)))  # rate, pitch, range
+            voices[split_of[variant]].append(name)
+    return voices, persona
 
 
 def make_noises(*, sr=16000, seconds=10.0, seed=0):
