@@ -310,7 +310,8 @@ def prune_units(model, fraction, *, layers=None):
     keep = [np.sort(np.argsort(scores[k], kind="stable")[remove:]) for k in range(L)]
     H2 = H - remove
     small = KWSModel(classes=model.classes, frontend=model.frontend, hidden_size=H2, num_layers=L,
-                     dropout=model.dropout, dtype=model.dtype, seed=model.seed, backend=model.backend)
+                     dropout=model.dropout, dtype=model.dtype, seed=model.seed, backend=model.backend,
+                     task=model.task, tags=model.tags, head=model.head, keywords=model.keywords)
     p, q = model.params, small.params
     Wx = p["lstm.l0.Wx"]
     for k in range(L):
@@ -320,6 +321,8 @@ def prune_units(model, fraction, *, layers=None):
         Wx = W_next  # the next layer's input rows are already pruned; its columns are pruned next
     q["fc.W"][...] = Wx
     q["fc.b"][...] = p["fc.b"]
+    if model.head == "feedback":  # W_o maps o_{t-1} (C classes) to the logits: no hidden unit in it
+        q["fc.W_o"][...] = p["fc.W_o"]
     small.mean[...] = model.mean
     small.std[...] = model.std
     return small
@@ -424,9 +427,11 @@ class Int8KWSModel(KWSModel):
     fc_b : ndarray (C,) float32
     """
 
-    def __init__(self, *, classes, frontend, hidden_size, num_layers, seed=0, backend="auto"):
+    def __init__(self, *, classes, frontend, hidden_size, num_layers, seed=0, backend="auto", task="clip",
+                 tags=None, keywords=None):
         super().__init__(classes=classes, frontend=frontend, hidden_size=hidden_size, num_layers=num_layers,
-                         dropout=0.0, dtype=np.float32, seed=seed, backend=backend)
+                         dropout=0.0, dtype=np.float32, seed=seed, backend=backend, task=task, tags=tags,
+                         keywords=keywords)
         self.lstm = None
         self.fc = None
         self.layers = []
@@ -493,8 +498,11 @@ class Int8KWSModel(KWSModel):
                                     backend=backend)
         if base.dtype != np.float32:
             raise MinikwsError("model config: an int8 model computes in float32")
+        if base.head != "softmax":
+            raise MinikwsError("model config: an int8 model has the plain softmax head")
         return cls(classes=base.classes, frontend=base.frontend, hidden_size=base.hidden_size,
-                   num_layers=base.num_layers, seed=base.seed, backend=backend)
+                   num_layers=base.num_layers, seed=base.seed, backend=backend, task=base.task,
+                   tags=base.tags, keywords=base.keywords)
 
     def state_dict(self):
         out = {k: np.array(v, copy=True) for k, v in self.params.items()}
@@ -604,8 +612,11 @@ def quantize_model(model, calibration):
                             p[f"lstm.l{k}.b"], backend="numpy")
         inputs.append(h)
     inputs = [a[valid] for a in inputs]  # the scales come from real frames only
+    if model.head != "softmax":
+        raise MinikwsError("model: int8 quantization covers the plain softmax head, not the feedback head")
     q = Int8KWSModel(classes=model.classes, frontend=_float32_frontend(model), hidden_size=model.hidden_size,
-                     num_layers=model.num_layers, seed=model.seed, backend=model.backend)
+                     num_layers=model.num_layers, seed=model.seed, backend=model.backend, task=model.task,
+                     tags=model.tags, keywords=model.keywords)
     state = {"norm.mean": model.mean.astype(np.float32), "norm.std": model.std.astype(np.float32)}
     for k in range(model.num_layers):
         Wx, sx = quantize_per_channel(p[f"lstm.l{k}.Wx"])

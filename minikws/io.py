@@ -260,6 +260,8 @@ def _expected_arrays(config):
             arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), f), f"lstm.l{layer}.Wh": ((H, 4 * H), f),
                            f"lstm.l{layer}.b": ((4 * H,), f)})
         arrays.update({"fc.W": ((H, C), f), "fc.b": ((C,), f), "norm.mean": ((K,), f), "norm.std": ((K,), f)})
+        if config.get("head") == "feedback":  # the article's output feedback, W_o (C, C)
+            arrays["fc.W_o"] = ((C, C), f)
         return arrays
     i8, f32 = np.dtype(np.int8), np.dtype(np.float32)
     arrays = {}

@@ -218,3 +218,21 @@ def test_int8_state_is_validated_before_use():
     fresh.load_state_dict(state)
     x, lengths = m.pad(feats, dtype=np.float32)
     np.testing.assert_array_equal(fresh.forward(x, lengths)[0], q.forward(x, lengths)[0])
+
+
+def test_stream_models_keep_their_task_through_compression():
+    rng = np.random.default_rng(2)
+    m = KWSModel(classes=["O", "yes", "no"], hidden_size=8, task="stream", tags="words", keywords=["yes", "no"],
+                 head="feedback", seed=1)
+    feats = [rng.standard_normal((20, 13)).astype(np.float32) for _ in range(3)]
+    m.fit_normalization(feats)
+    m.params["fc.W_o"][...] = rng.standard_normal((3, 3)).astype(np.float32)
+    small = C.prune_units(m, 0.25)
+    assert (small.task, small.tags, small.head, small.keywords) == ("stream", "words", "feedback", ("yes", "no"))
+    np.testing.assert_array_equal(small.params["fc.W_o"], m.params["fc.W_o"])
+    with pytest.raises(MinikwsError, match="feedback head"):
+        C.quantize_model(m, feats)
+    plain = KWSModel(classes=["O", "yes", "no"], hidden_size=8, task="stream", tags="words", keywords=["yes", "no"])
+    plain.fit_normalization(feats)
+    q = C.quantize_model(plain, feats)
+    assert q.task == "stream" and C.Int8KWSModel.from_config(q.get_config()).task == "stream"
