@@ -288,6 +288,7 @@ class Detector:
             frame_delay=(model.features["n_fft"] // 2) / model.sr, **settings)
         self.record = bool(record)
         self._recorded = []
+        self.latest = np.zeros((0, model.num_classes), np.float32)
 
     @property
     def posteriors(self):
@@ -299,6 +300,7 @@ class Detector:
         from minikws.nn.losses import softmax
 
         p = softmax(np.asarray(logits, dtype=np.float64)).astype(np.float32)
+        self.latest = p  # the posteriors (F_new, C) of the frames the last push or flush completed
         if self.record:
             self._recorded.append(p)
         return self.detector.push(p)

@@ -528,3 +528,33 @@ def test_inference_runs_off_the_event_loop(tmp_path):
             r = future.result()
     assert r.status_code == 200 and r.json()["label"] == "_silence_"
     assert finished["health"] < finished["predict"]  # answered while the model was still busy
+
+
+def test_a_stream_model_is_served_by_its_own_detector():
+    """listener_for gives a stream model its Detector (carried LSTM state), with the listener interface:
+    its detections equal minikws.detection.detect on the same audio, whatever the chunking."""
+    from minikws.datasets import synthesize_streams
+    from minikws.detection import detect
+    from minikws.serve.listen import StreamListener, listener_for
+    from minikws.train_stream import StreamTrainConfig, train_stream_model
+
+    streams = synthesize_streams(streams=(6, 1, 1), seconds=6.0, seed=0)
+    model, _ = train_stream_model(streams, config=StreamTrainConfig(epochs=2, seed=0), hidden_size=16)
+    y = streams.split("test").audio[0]
+    listener = listener_for(model, sr=model.sr, threshold=0.3)
+    assert isinstance(listener, StreamListener) and listener.classes == tuple(model.classes)
+    got, rows = [], 0
+    for start in range(0, len(y), 1234):
+        u = listener.push(y[start:start + 1234])
+        got += u.detections
+        rows += len(u.times)
+        assert u.posteriors.shape == (len(u.times), model.num_classes)
+    u = listener.flush()
+    got += u.detections
+    want = [d.as_dict() for d in detect(model, y, threshold=0.3)]
+    assert [(d["label"], round(d["time"], 6)) for d in got] == [(d["label"], round(d["time"], 6)) for d in want]
+    assert rows > 0
+    from minikws.errors import MinikwsError
+
+    with pytest.raises(MinikwsError, match="send audio at"):
+        listener_for(model, sr=8000)

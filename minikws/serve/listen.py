@@ -22,9 +22,10 @@ from typing import NamedTuple
 import numpy as np
 
 from minikws._validate import check_float_array, check_positive_int, check_real
+from minikws.detection import Detector
 from minikws.errors import MinikwsError
 
-__all__ = ["Update", "WindowListener", "listener_for", "keyword_classes"]
+__all__ = ["Update", "WindowListener", "StreamListener", "listener_for", "keyword_classes"]
 
 
 class Update(NamedTuple):
@@ -160,6 +161,61 @@ class WindowListener:
         return Update(times, probs, detections)
 
 
+class StreamListener:
+    """A stream model's own detector (:class:`minikws.detection.Detector`) behind the listener interface.
+
+    The model tags every 20 ms frame and carries its LSTM state (and the feedback head's
+    :math:`o_{t-1}`) from chunk to chunk, so nothing is recomputed; the detector smooths the frame
+    posteriors and fires. Every ``every`` frames one posterior row is reported (0.1 s by default).
+
+    Parameters
+    ----------
+    model : minikws.models.KWSModel
+        A stream model (``task="stream"``).
+    sr : int
+        The stream's sample rate: it must be the model's (the page resamples in the browser).
+    every : int
+        Report the posteriors of every ``every``-th frame.
+    **settings
+        The detector's knobs (threshold, smooth, confidence_window, min_count, refractory).
+    """
+
+    def __init__(self, model, *, sr, every=5, **settings):
+        sr = check_positive_int("sr", sr)
+        if sr != model.sr:
+            raise MinikwsError(f"sr: the stream is at {sr} Hz; a stream model listens at {model.sr} Hz, so "
+                               f"send audio at {model.sr} Hz")
+        self.classes = tuple(model.classes)
+        self.sr = sr
+        self.every = check_positive_int("every", every)
+        self._detector = Detector(model, **settings)
+        self._shift = model.features["hop_length"] / model.sr
+        self._delay = (model.features["n_fft"] // 2) / model.sr
+        self._frames = 0
+        d = self._detector.detector
+        # what /model reports of the listener (seconds): the confidence window, the reporting step,
+        # the smoothing window, the threshold and the refractory time
+        self.window, self.hop = d.confidence_window, self.every * self._shift
+        self.smooth, self.threshold, self.refractory = d.smooth, d.threshold, d.refractory
+
+    def _update(self, detections):
+        p = self._detector.latest
+        frames = self._frames + np.arange(p.shape[0])
+        self._frames += p.shape[0]
+        keep = frames % self.every == self.every - 1
+        times = frames[keep] * self._shift + self._delay
+        return Update(times, p[keep], [d.as_dict() for d in detections])
+
+    def push(self, samples):
+        samples = check_float_array("samples", np.asarray(samples, dtype=np.float32), ndim=1)
+        return self._update(self._detector.push(samples))
+
+    def flush(self):
+        out = self._update(self._detector.flush())
+        self._frames = 0
+        return out
+
+
 def listener_for(model, *, sr, **settings):
     """The listener that runs ``model`` on a live stream at ``sr`` Hz (see the module's docstring).
 
@@ -169,10 +225,9 @@ def listener_for(model, *, sr, **settings):
     sr : int
         The stream's sample rate.
     **settings
-        Passed to the listener (:class:`WindowListener`: window, hop, smooth, threshold, refractory).
+        Passed to the listener (:class:`WindowListener`: window, hop, smooth, threshold, refractory;
+        :class:`StreamListener`: the detector's knobs).
     """
-    # The one place a stream model's detector plugs in: an adapter with classes, sr, push and flush.
-    if getattr(model, "task", "clip") != "clip":
-        raise MinikwsError(f"model: a {model.task!r} model; /stream runs clip models over a sliding "
-                           "window, and stream models' detectors are not wired in yet")
+    if getattr(model, "task", "clip") == "stream":
+        return StreamListener(model, sr=sr, **settings)
     return WindowListener(model, sr=sr, **settings)
