@@ -331,7 +331,7 @@ def prune_units(model, fraction, *, layers=None):
 # ---------------------------------------------------------------------------------------------------
 # int8 quantization
 # ---------------------------------------------------------------------------------------------------
-def quantize_per_channel(W):
+def quantize_per_channel(W, *, scale_dtype=np.float32):
     r"""Symmetric per-output-channel int8 quantization of a weight matrix (D, M).
 
     .. math::
@@ -344,16 +344,30 @@ def quantize_per_channel(W):
     so that :math:`|W_{jk} - \hat W_{jk}| \le s_k / 2`: the error of every weight is at most half a step
     of its own column. An all-zero column (a pruned unit) gets scale 1 and stays exactly zero.
 
+    Parameters
+    ----------
+    W : ndarray (D, M)
+    scale_dtype : {numpy.float32, numpy.float16}
+        How the scales are stored. float16 (what :func:`quantize_model` uses, to halve the scales'
+        share of a model file) is rounded *up* from :math:`s_k` before the codes are computed with it,
+        so no code exceeds 127 and the half-step bound holds with the stored scale.
+
     Returns
     -------
     q : ndarray (D, M) int8
-    scale : ndarray (M,) float32
+    scale : ndarray (M,) of ``scale_dtype``
     """
     check_float_array("W", W, ndim=2)
+    scale_dtype = np.dtype(scale_dtype)
+    if scale_dtype not in (np.float32, np.float16):
+        raise MinikwsError(f"scale_dtype: expected float32 or float16, got {scale_dtype}")
     peak = np.max(np.abs(W), axis=0).astype(np.float64)
-    scale = np.where(peak > 0, peak / QMAX, 1.0)
-    q = np.clip(np.rint(W / scale), -QMAX, QMAX).astype(np.int8)
-    return q, scale.astype(np.float32)
+    exact = np.where(peak > 0, peak / QMAX, 1.0)
+    scale = exact.astype(scale_dtype)
+    low = scale.astype(np.float64) < exact
+    scale[low] = np.nextafter(scale[low], scale_dtype.type(np.inf))  # round up: |W| / s <= 127
+    q = np.clip(np.rint(W / scale.astype(np.float64)), -QMAX, QMAX).astype(np.int8)
+    return q, scale
 
 
 def dequantize(q, scale):
@@ -396,7 +410,7 @@ def int_matmul(a, b):
 class Int8Layer(NamedTuple):
     """One LSTM layer in int8: weights and their per-column scales, the float bias, input scales.
 
-    Wx (D, 4H) int8, sx (4H,) float32; Wh (H, 4H) int8, sh (4H,) float32; b (4H,) float32;
+    Wx (D, 4H) int8, sx (4H,) float16; Wh (H, 4H) int8, sh (4H,) float16; b (4H,) float32;
     in_scale, h_scale (floats): the calibrated scales of the layer's input and of its output h.
     """
 
@@ -423,7 +437,7 @@ class Int8KWSModel(KWSModel):
     ----------
     layers : list of Int8Layer
     fc_W : ndarray (H, C) int8
-    fc_scale : ndarray (C,) float32
+    fc_scale : ndarray (C,) float16
     fc_b : ndarray (C,) float32
     """
 
@@ -437,6 +451,7 @@ class Int8KWSModel(KWSModel):
         self.layers = []
         self.fc_W = self.fc_scale = self.fc_b = None
         self.fc_in_scale = None
+        self._activation_scales = None  # ([(in, h) per layer], fc input): set by from_config / quantize_model
 
     # ----- the arithmetic
     def _encode(self, x, state, train, rng):
@@ -456,7 +471,8 @@ class Int8KWSModel(KWSModel):
     def _head(self, h, train, rng):
         """The linear layer in int8: h (..., H) -> logits (..., C)."""
         q = quantize_activation(h.reshape(-1, h.shape[-1]), self.fc_in_scale)
-        z = int_matmul(q, self.fc_W).astype(np.float32) * (self.fc_in_scale * self.fc_scale) + self.fc_b
+        z = int_matmul(q, self.fc_W).astype(np.float32) * (
+            np.float32(self.fc_in_scale) * self.fc_scale.astype(np.float32)) + self.fc_b
         return z.reshape(h.shape[:-1] + (-1,)), None
 
     def backward_frames(self, dlogits, cache):
@@ -473,11 +489,8 @@ class Int8KWSModel(KWSModel):
         out = {}
         for k, L in enumerate(self.layers):
             out.update({f"lstm.l{k}.Wx": L.Wx, f"lstm.l{k}.Wx.scale": L.sx, f"lstm.l{k}.Wh": L.Wh,
-                        f"lstm.l{k}.Wh.scale": L.sh, f"lstm.l{k}.b": L.b,
-                        f"lstm.l{k}.in_scale": np.float32(L.in_scale).reshape(1),
-                        f"lstm.l{k}.h_scale": np.float32(L.h_scale).reshape(1)})
-        out.update({"fc.W": self.fc_W, "fc.W.scale": self.fc_scale, "fc.b": self.fc_b,
-                    "fc.in_scale": np.float32(self.fc_in_scale).reshape(1)})
+                        f"lstm.l{k}.Wh.scale": L.sh, f"lstm.l{k}.b": L.b})
+        out.update({"fc.W": self.fc_W, "fc.W.scale": self.fc_scale, "fc.b": self.fc_b})
         return out
 
     @property
@@ -488,8 +501,11 @@ class Int8KWSModel(KWSModel):
         return sum(int(v.size) for k, v in self.params.items() if not k.endswith("scale"))
 
     def get_config(self):
+        """The float model's settings plus ``"quantization"``: the scheme and the calibrated activation
+        scales (one number per LSTM layer input, per layer output h, and for the linear layer's input)."""
         config = super().get_config()
-        config["quantization"] = dict(QUANTIZATION)
+        config["quantization"] = dict(QUANTIZATION, activation_scales={
+            "lstm": [[float(L.in_scale), float(L.h_scale)] for L in self.layers], "fc": self.fc_in_scale})
         return config
 
     @classmethod
@@ -500,9 +516,12 @@ class Int8KWSModel(KWSModel):
             raise MinikwsError("model config: an int8 model computes in float32")
         if base.head != "softmax":
             raise MinikwsError("model config: an int8 model has the plain softmax head")
-        return cls(classes=base.classes, frontend=base.frontend, hidden_size=base.hidden_size,
-                   num_layers=base.num_layers, seed=base.seed, backend=backend, task=base.task,
-                   tags=base.tags, keywords=base.keywords)
+        scales = _check_activation_scales(config.get("quantization"), base.num_layers)
+        model = cls(classes=base.classes, frontend=base.frontend, hidden_size=base.hidden_size,
+                    num_layers=base.num_layers, seed=base.seed, backend=backend, task=base.task,
+                    tags=base.tags, keywords=base.keywords)
+        model._activation_scales = scales
+        return model
 
     def state_dict(self):
         out = {k: np.array(v, copy=True) for k, v in self.params.items()}
@@ -515,14 +534,12 @@ class Int8KWSModel(KWSModel):
         finite positive scales) before anything is changed."""
         L, H, D, C = self.num_layers, self.hidden_size, self.mean.shape[0], self.num_classes
         want = {"norm.mean": ((D,), np.float32), "norm.std": ((D,), np.float32),
-                "fc.W": ((H, C), np.int8), "fc.W.scale": ((C,), np.float32), "fc.b": ((C,), np.float32),
-                "fc.in_scale": ((1,), np.float32)}
+                "fc.W": ((H, C), np.int8), "fc.W.scale": ((C,), np.float16), "fc.b": ((C,), np.float32)}
         for k in range(L):
             Dk = D if k == 0 else H
-            want.update({f"lstm.l{k}.Wx": ((Dk, 4 * H), np.int8), f"lstm.l{k}.Wx.scale": ((4 * H,), np.float32),
-                         f"lstm.l{k}.Wh": ((H, 4 * H), np.int8), f"lstm.l{k}.Wh.scale": ((4 * H,), np.float32),
-                         f"lstm.l{k}.b": ((4 * H,), np.float32), f"lstm.l{k}.in_scale": ((1,), np.float32),
-                         f"lstm.l{k}.h_scale": ((1,), np.float32)})
+            want.update({f"lstm.l{k}.Wx": ((Dk, 4 * H), np.int8), f"lstm.l{k}.Wx.scale": ((4 * H,), np.float16),
+                         f"lstm.l{k}.Wh": ((H, 4 * H), np.int8), f"lstm.l{k}.Wh.scale": ((4 * H,), np.float16),
+                         f"lstm.l{k}.b": ((4 * H,), np.float32)})
         missing, extra = sorted(set(want) - set(state)), sorted(set(state) - set(want))
         if missing or extra:
             raise MinikwsError(f"state: missing arrays {missing}, unexpected arrays {extra}")
@@ -539,12 +556,14 @@ class Int8KWSModel(KWSModel):
                 raise MinikwsError(f"state[{name!r}]: symmetric int8 codes lie in -127..127")
         if not (state["norm.std"] > 0).all():
             raise MinikwsError("state['norm.std']: standard deviations must be positive")
+        if self._activation_scales is None:
+            raise MinikwsError("model: no activation scales; build the model with from_config or quantize_model")
+        lstm_scales, fc_scale = self._activation_scales
         self.layers = [Int8Layer(state[f"lstm.l{k}.Wx"].copy(), state[f"lstm.l{k}.Wx.scale"].copy(),
                                  state[f"lstm.l{k}.Wh"].copy(), state[f"lstm.l{k}.Wh.scale"].copy(),
-                                 state[f"lstm.l{k}.b"].copy(), float(state[f"lstm.l{k}.in_scale"][0]),
-                                 float(state[f"lstm.l{k}.h_scale"][0])) for k in range(L)]
+                                 state[f"lstm.l{k}.b"].copy(), *lstm_scales[k]) for k in range(L)]
         self.fc_W, self.fc_scale = state["fc.W"].copy(), state["fc.W.scale"].copy()
-        self.fc_b, self.fc_in_scale = state["fc.b"].copy(), float(state["fc.in_scale"][0])
+        self.fc_b, self.fc_in_scale = state["fc.b"].copy(), fc_scale
         self.mean[...] = state["norm.mean"]
         self.std[...] = state["norm.std"]
 
@@ -559,12 +578,13 @@ def _int8_lstm_layer(x, h0, c0, layer):
     H = layer.Wh.shape[0]
     s_in, s_h = np.float32(layer.in_scale), np.float32(layer.h_scale)
     qx = quantize_activation(x.reshape(T * B, D), s_in)
-    ax = int_matmul(qx, layer.Wx).astype(np.float32) * (s_in * layer.sx) + layer.b  # all steps at once
+    sx, sh = layer.sx.astype(np.float32), layer.sh.astype(np.float32)
+    ax = int_matmul(qx, layer.Wx).astype(np.float32) * (s_in * sx) + layer.b  # all steps at once
     ax = ax.reshape(T, B, 4 * H)
     h, c = h0.astype(np.float32), c0.astype(np.float32)
     out = np.empty((T, B, H), np.float32)
     for t in range(T):
-        a = ax[t] + int_matmul(quantize_activation(h, s_h), layer.Wh).astype(np.float32) * (s_h * layer.sh)
+        a = ax[t] + int_matmul(quantize_activation(h, s_h), layer.Wh).astype(np.float32) * (s_h * sh)
         i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 3 * H:])
         g = np.tanh(a[:, 2 * H:3 * H])
         c = f * c + i * g
@@ -574,9 +594,27 @@ def _int8_lstm_layer(x, h0, c0, layer):
 
 
 def _activation_scale(values):
-    """The per-tensor scale that maps the largest magnitude seen to 127 (1 if all are zero)."""
+    """The per-tensor scale that maps the largest magnitude seen to 127 (1 if all are zero), as the
+    float32 number the arithmetic uses."""
     peak = max(float(np.max(np.abs(v))) if v.size else 0.0 for v in values)
-    return peak / QMAX if peak > 0 else 1.0
+    return float(np.float32(peak / QMAX)) if peak > 0 else 1.0
+
+
+def _check_activation_scales(quantization, num_layers):
+    """([(in, h)] * num_layers, fc) from a model file's ``quantization`` settings, each a finite
+    positive number; MinikwsError otherwise."""
+    scales = quantization.get("activation_scales") if isinstance(quantization, dict) else None
+    try:
+        lstm, fc = scales["lstm"], scales["fc"]
+        pairs = [(float(a), float(b)) for a, b in lstm]
+        fc = float(fc)
+    except (TypeError, KeyError, ValueError):
+        raise MinikwsError("model config: quantization.activation_scales must hold 'lstm' [[in, h], ...] and "
+                           "'fc'") from None
+    if len(pairs) != num_layers or not all(np.isfinite(v) and v > 0 for v in [x for p in pairs for x in p] + [fc]):
+        raise MinikwsError(f"model config: quantization.activation_scales needs {num_layers} finite positive "
+                           "(in, h) pairs and a positive 'fc'")
+    return pairs, fc
 
 
 def quantize_model(model, calibration):
@@ -619,15 +657,14 @@ def quantize_model(model, calibration):
                      tags=model.tags, keywords=model.keywords)
     state = {"norm.mean": model.mean.astype(np.float32), "norm.std": model.std.astype(np.float32)}
     for k in range(model.num_layers):
-        Wx, sx = quantize_per_channel(p[f"lstm.l{k}.Wx"])
-        Wh, sh = quantize_per_channel(p[f"lstm.l{k}.Wh"])
+        Wx, sx = quantize_per_channel(p[f"lstm.l{k}.Wx"], scale_dtype=np.float16)
+        Wh, sh = quantize_per_channel(p[f"lstm.l{k}.Wh"], scale_dtype=np.float16)
         state.update({f"lstm.l{k}.Wx": Wx, f"lstm.l{k}.Wx.scale": sx, f"lstm.l{k}.Wh": Wh,
-                      f"lstm.l{k}.Wh.scale": sh, f"lstm.l{k}.b": p[f"lstm.l{k}.b"].astype(np.float32),
-                      f"lstm.l{k}.in_scale": np.float32([_activation_scale([inputs[k]])]),
-                      f"lstm.l{k}.h_scale": np.float32([_activation_scale([inputs[k + 1]])])})
-    W, s = quantize_per_channel(p["fc.W"])
-    state.update({"fc.W": W, "fc.W.scale": s, "fc.b": p["fc.b"].astype(np.float32),
-                  "fc.in_scale": np.float32([_activation_scale([inputs[-1]])])})
+                      f"lstm.l{k}.Wh.scale": sh, f"lstm.l{k}.b": p[f"lstm.l{k}.b"].astype(np.float32)})
+    W, s = quantize_per_channel(p["fc.W"], scale_dtype=np.float16)
+    state.update({"fc.W": W, "fc.W.scale": s, "fc.b": p["fc.b"].astype(np.float32)})
+    q._activation_scales = ([(_activation_scale([inputs[k]]), _activation_scale([inputs[k + 1]]))
+                             for k in range(model.num_layers)], _activation_scale([inputs[-1]]))
     q.load_state_dict(state)
     return q
 

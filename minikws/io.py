@@ -263,16 +263,15 @@ def _expected_arrays(config):
         if config.get("head") == "feedback":  # the article's output feedback, W_o (C, C)
             arrays["fc.W_o"] = ((C, C), f)
         return arrays
-    i8, f32 = np.dtype(np.int8), np.dtype(np.float32)
+    i8, f16, f32 = np.dtype(np.int8), np.dtype(np.float16), np.dtype(np.float32)
     arrays = {}
     for layer in range(L):
         D = K if layer == 0 else H
-        arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), i8), f"lstm.l{layer}.Wx.scale": ((4 * H,), f32),
-                       f"lstm.l{layer}.Wh": ((H, 4 * H), i8), f"lstm.l{layer}.Wh.scale": ((4 * H,), f32),
-                       f"lstm.l{layer}.b": ((4 * H,), f32), f"lstm.l{layer}.in_scale": ((1,), f32),
-                       f"lstm.l{layer}.h_scale": ((1,), f32)})
-    arrays.update({"fc.W": ((H, C), i8), "fc.W.scale": ((C,), f32), "fc.b": ((C,), f32),
-                   "fc.in_scale": ((1,), f32), "norm.mean": ((K,), f32), "norm.std": ((K,), f32)})
+        arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), i8), f"lstm.l{layer}.Wx.scale": ((4 * H,), f16),
+                       f"lstm.l{layer}.Wh": ((H, 4 * H), i8), f"lstm.l{layer}.Wh.scale": ((4 * H,), f16),
+                       f"lstm.l{layer}.b": ((4 * H,), f32)})
+    arrays.update({"fc.W": ((H, C), i8), "fc.W.scale": ((C,), f16), "fc.b": ((C,), f32),
+                   "norm.mean": ((K,), f32), "norm.std": ((K,), f32)})
     return arrays
 
 
@@ -298,7 +297,8 @@ def _check_model_config(config, state):
                            f"{MODEL_LIMITS['classes']} are supported")
     if config.get("dtype") not in ("float32", "float64"):
         return  # from_config refuses it
-    if "quantization" in config and config["quantization"] != QUANTIZATION:
+    q = config.get("quantization")
+    if q is not None and (not isinstance(q, dict) or any(q.get(k) != v for k, v in QUANTIZATION.items())):
         raise MinikwsError(f"model settings: quantization {config['quantization']!r} is not one minikws "
                            f"writes ({QUANTIZATION})")
     expected = _expected_arrays(config)
