@@ -2,12 +2,23 @@
 
 Data flows through the package the way it flows through a recognizer::
 
-    minikws.audio      WAV files -> waveforms
-    minikws.features   waveforms -> MFCC (frames, coefficients)
-    minikws.nn         LSTM, Linear, softmax cross-entropy (forward/backward pairs)
-    minikws.optim      SGD, Adam, AdamW, clipping, schedules
-    minikws.gradcheck  numerical gradients that prove each backward formula
-    minikws.cli        the ``minikws`` command
+    minikws.audio       WAV files -> waveforms; resampling
+    minikws.augment     waveform perturbations and SpecAugment masks for training
+    minikws.features    waveforms -> MFCC (frames, coefficients), running CMN
+    minikws.frontend    clips or streamed chunks -> the model's feature frames (FrontEnd)
+    minikws.nn          LSTM, Linear, softmax cross-entropy (forward/backward pairs)
+    minikws.optim       SGD, Adam, AdamW, clipping, schedules
+    minikws.models      KWSModel: front end + LSTM stack + Linear, with its settings
+    minikws.io          model and checkpoint files (safe .npz)
+    minikws.streaming   Stream: audio chunks -> front end -> LSTM state -> per-frame outputs
+    minikws.train       the training loop (Trainer) and data-set helpers
+    minikws.metrics     accuracy, confusion matrices, reports, plots
+    minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
+    minikws.gradcheck   numerical gradients that prove each backward formula
+    minikws.cli         the ``minikws`` command
+
+and beside the flow: minikws.defaults (every default setting, once), minikws.errors (MinikwsError),
+minikws._validate (argument checks), minikws._backend and minikws._lstm_kernel (the compiled LSTM).
 
 Shape legend, used in every docstring of the package:
 

@@ -13,25 +13,13 @@ The signal-to-noise ratio of a mixture ``y + a n`` is
 
 so the noise scale that achieves a target SNR is :math:`a = \\sqrt{P_y / (P_n 10^{SNR/10})}`.
 """
-import functools
 from fractions import Fraction
 
 import numpy as np
 
-from minikws._validate import check_float_array
+from minikws._validate import check_float_array, check_positive_int, check_real, check_rng
+from minikws.audio import resample_ratio
 from minikws.errors import MinikwsError
-
-
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise MinikwsError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
-def _check_int(name, value, minimum=0):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise MinikwsError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def measure_snr_db(y, noise):
@@ -63,9 +51,8 @@ def add_noise(y, noise, snr_db, rng):
     """
     check_float_array("y", y, ndim=1)
     check_float_array("noise", noise, ndim=1)
-    _check_rng(rng)
-    if not np.isfinite(snr_db):
-        raise MinikwsError(f"snr_db: expected a finite number, got {snr_db!r}")
+    check_rng(rng)
+    snr_db = check_real("snr_db", snr_db)
     if len(y) == 0:
         raise MinikwsError("y: the clip is empty")
     if len(noise) == 0:
@@ -112,16 +99,15 @@ def time_shift(y, max_shift, rng):
         :func:`shift` of ``y``: samples move right for a positive draw; zeros fill the gap.
     """
     check_float_array("y", y, ndim=1)
-    max_shift = _check_int("max_shift", max_shift)
-    _check_rng(rng)
+    max_shift = check_positive_int("max_shift", max_shift, minimum=0)
+    check_rng(rng)
     return shift(y, int(rng.integers(-max_shift, max_shift + 1)))
 
 
 def gain(y, db):
     """Scale ``y`` (any shape) by ``db`` decibels: ``y * 10^(db/20)``, in ``y``'s dtype."""
     check_float_array("y", y)
-    if not np.isfinite(db):
-        raise MinikwsError(f"db: expected a finite number, got {db!r}")
+    db = check_real("db", db)
     return (y * 10.0 ** (db / 20.0)).astype(y.dtype)
 
 
@@ -129,7 +115,7 @@ def speed_perturb(y, factor, *, max_denominator=100):
     """Play ``y`` ``factor`` times faster (pitch and tempo together, as a tape run faster).
 
     The clip is resampled by the rational ``1 / factor ≈ up / down`` (``scipy.signal.resample_poly``,
-    a polyphase FIR low-pass), so ``factor = 1.1`` gives ``ceil(S * up / down) ≈ S / 1.1`` samples.
+    a polyphase FIR low-pass: :func:`minikws.audio.resample_ratio`), so ``factor = 1.1`` gives ``ceil(S * up / down) ≈ S / 1.1`` samples.
 
     Parameters
     ----------
@@ -144,29 +130,15 @@ def speed_perturb(y, factor, *, max_denominator=100):
     ndarray (S',)
         In ``y``'s dtype, ``S' = ceil(S * up / down)``.
     """
-    from scipy.signal import resample_poly
-
     check_float_array("y", y, ndim=1)
-    if not (np.isfinite(factor) and factor > 0):
-        raise MinikwsError(f"factor: expected a positive number, got {factor!r}")
-    ratio = Fraction(1.0 / float(factor)).limit_denominator(max_denominator)
+    factor = check_real("factor", factor, low=0.0)
+    if factor == 0:
+        raise MinikwsError("factor: expected a positive number, got 0")
+    max_denominator = check_positive_int("max_denominator", max_denominator)
+    ratio = Fraction(1.0 / factor).limit_denominator(max_denominator)
     if ratio == 1:
         return y.copy()
-    up, down = ratio.numerator, ratio.denominator
-    return resample_poly(y, up, down, window=_lowpass(up, down, y.dtype.str)).astype(y.dtype)
-
-
-@functools.lru_cache(maxsize=128)
-def _lowpass(up, down, dtype):
-    """resample_poly's own default filter for up/down (Kaiser-windowed sinc, beta 5, 10 zero crossings
-    per side of the slower rate), designed once per ratio: training draws the same few ratios for
-    thousands of clips, and designing the filter took a third of the time of a perturbation."""
-    from scipy.signal import firwin
-
-    rate = max(up, down)
-    h = firwin(20 * rate + 1, 1.0 / rate, window=("kaiser", 5.0)).astype(dtype)
-    h.setflags(write=False)
-    return h
+    return resample_ratio(y, ratio.numerator, ratio.denominator).astype(y.dtype, copy=False)
 
 
 def spec_augment(features, *, rng, num_time_masks=2, max_time=10, num_freq_masks=1, max_freq=2,
@@ -199,8 +171,8 @@ def spec_augment(features, *, rng, num_time_masks=2, max_time=10, num_freq_masks
         (zero-width masks included as ``(t0, t0)``).
     """
     check_float_array("features", features, ndim=(2, 3))
-    _check_rng(rng)
-    counts = {name: _check_int(name, v) for name, v in (
+    check_rng(rng)
+    counts = {name: check_positive_int(name, v, minimum=0) for name, v in (
         ("num_time_masks", num_time_masks), ("max_time", max_time),
         ("num_freq_masks", num_freq_masks), ("max_freq", max_freq))}
     out = features.copy()
@@ -231,3 +203,53 @@ def _draw_bands(rng, count, max_width, size):
         start = int(rng.integers(0, size - w + 1))
         bands.append((start, start + w))
     return bands
+
+
+def augment_waveform(y, rng, *, sr, noises=(), speed=(0.85, 1.15), p_speed=0.5, max_shift_s=0.1,
+                     gain_db=6.0, snr_db=(5.0, 30.0), p_noise=0.5):
+    """One random perturbation of a training clip (:attr:`minikws.train.TrainConfig.wave_augment`).
+
+    In this order: with probability ``p_speed`` a speed change by a factor uniform in ``speed`` (tempo
+    and pitch together, :func:`speed_perturb`: a slightly different voice, since +-15 % moves formants
+    about as far as one adult's vocal tract differs from another's), cropped or zero-padded around the
+    centre back to the clip's length; a :func:`time_shift` of up to ``max_shift_s`` seconds; a
+    :func:`gain` uniform in +-``gain_db``; and, with probability ``p_noise`` when ``noises`` are given,
+    one of them mixed in by :func:`add_noise` at an SNR uniform in ``snr_db``. The result is clipped to
+    [-1, 1].
+
+    Parameters
+    ----------
+    y : ndarray (S,)
+    rng : numpy.random.Generator
+        Every random choice; the same generator state gives the same clip.
+    sr : int
+        The clip's sample rate, Hz (converts ``max_shift_s`` to samples).
+    noises : sequence of ndarray (S_noise,)
+    speed : (float, float)
+    p_speed, p_noise : float
+        Probabilities in [0, 1].
+    max_shift_s, gain_db : float
+    snr_db : (float, float)
+
+    Returns
+    -------
+    ndarray float32 (S,)
+    """
+    check_rng(rng)
+    sr = check_positive_int("sr", sr)
+    y = np.asarray(y, dtype=np.float32)
+    factor = float(rng.uniform(*speed))
+    # A speed ratio with a small denominator keeps the polyphase filter short (10x faster than 1/100).
+    out = speed_perturb(y, factor, max_denominator=20) if rng.random() < p_speed else y
+    if len(out) > len(y):  # back to the clip's length, keeping its centre: Speech Commands clips are 1 s
+        start = (len(out) - len(y)) // 2
+        out = out[start:start + len(y)]
+    elif len(out) < len(y):
+        before = (len(y) - len(out)) // 2
+        out = np.pad(out, (before, len(y) - len(out) - before))
+    out = time_shift(out, int(max_shift_s * sr), rng)
+    out = gain(out, float(rng.uniform(-gain_db, gain_db)))
+    if len(noises) and rng.random() < p_noise and np.any(out):
+        noise = noises[int(rng.integers(len(noises)))]
+        out = add_noise(out, noise, float(rng.uniform(*snr_db)), rng)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)

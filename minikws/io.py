@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from minikws.errors import MinikwsError
+from minikws.models import KWSModel
 
 __all__ = [
     "FORMAT_VERSION",
@@ -40,10 +41,9 @@ __all__ = [
     "load_checkpoint",
 ]
 
-FORMAT_VERSION = 2
-# Versions this minikws reads. Version 1 (before the running CMN) had no "cmn_window" in the model
-# settings; such a model was trained on raw MFCCs, so it is read with cmn_window = 0.
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+# Versions this minikws reads; older model settings are brought to version 3's by _upgrade_model_config.
+READABLE_VERSIONS = (1, 2, 3)
 _RESERVED = ("format_version", "config")
 _MAX_BYTES = 2**31  # no minikws file is near 2 GiB; a header claiming more is hostile or broken
 _ALLOWED_KINDS = "fiub"  # float, signed/unsigned int, bool: never object, void, string
@@ -207,9 +207,30 @@ def load_npz(path, *, kind):
         raise _fail(path, "config is not a JSON object")
     if config.get("kind") != kind:
         raise _fail(path, f"holds a {config.get('kind')!r}, expected a {kind!r}")
-    if int(version) == 1 and isinstance(config.get("model"), dict):
-        config["model"].setdefault("cmn_window", 0)
+    if isinstance(config.get("model"), dict):
+        config["model"] = _upgrade_model_config(config["model"], int(version))
     return config, arrays
+
+
+def _upgrade_model_config(model, version):
+    """A model's settings as format 3 stores them, from a file of format ``version``.
+
+    Format 3 keeps the front end's settings under ``"frontend"`` (:meth:`FrontEnd.get_config`), with an
+    absolute log floor. Formats 1 and 2 kept ``sr``, ``features`` and ``cmn_window`` beside the network's
+    settings, and their models were trained with librosa's floor 80 dB below each clip's maximum
+    (``top_db=80, amin=1e-10``), so they are read with that floor: they featurize clips as they were
+    trained, but cannot stream. Format 1 (before the running CMN) had no ``cmn_window``: 0.
+    """
+    if version >= 3:
+        return model
+    model = dict(model)
+    if version == 1:
+        model.setdefault("cmn_window", 0)
+    frontend = {key: model.pop(key) for key in ("sr", "features", "cmn_window") if key in model}
+    if isinstance(frontend.get("features"), dict):
+        frontend["features"] = {"top_db": 80.0, "amin": 1e-10, **frontend["features"]}
+    model["frontend"] = frontend
+    return model
 
 
 def _prefixed(prefix, d):
@@ -228,8 +249,6 @@ def save_model(model, path):
 
 
 def _model_from(path, config, state):
-    from minikws.models import KWSModel
-
     try:
         model = KWSModel.from_config(config)
         model.load_state_dict(state)

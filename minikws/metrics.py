@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from minikws._validate import check_positive_int
 from minikws.errors import MinikwsError
 
 __all__ = [
@@ -111,8 +112,7 @@ def confusion_matrix(y_true, y_pred, *, num_classes):
         ``M[i, j]`` = number of examples of true class i predicted as class j; rows sum to the support,
         the diagonal holds the true positives.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise MinikwsError(f"num_classes: expected an integer >= 1, got {num_classes!r}")
+    num_classes = check_positive_int("num_classes", num_classes)
     y_true, y_pred = _pair(y_true, y_pred, num_classes)
     M = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(M, (y_true, y_pred), 1)

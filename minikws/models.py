@@ -1,14 +1,16 @@
-r"""The keyword-spotting model: MFCC -> running CMN -> normalisation -> stacked LSTM -> Linear -> softmax.
+r"""The keyword-spotting model: front end -> normalisation -> stacked LSTM -> Linear -> softmax.
 
 This is the article's section 4.2 network (two LSTM layers, a fully connected layer and a softmax) as
-one object that also owns what is needed to use it on audio: the sample rate, the MFCC settings, the
-label set and the per-coefficient normalisation statistics measured on the training data.
+one object that also holds what is needed to use it on audio: its :class:`~minikws.frontend.FrontEnd`
+(sample rate, MFCC settings, running CMN), the label set and the per-coefficient normalisation
+statistics measured on the training data.
 
 Shape legend: T time steps (= F feature frames), B batch, K cepstral coefficients (the LSTM's input
 size D), H hidden units, C classes.
 
 The features :math:`x_t` are a clip's MFCC frames after the causal cepstral mean normalisation of
-eq. :eq:`mfcc-cmn-running` (:meth:`KWSModel.featurize`; ``cmn_window=0`` turns it off). The article
+eq. :eq:`mfcc-cmn-running`, computed by the front end (:meth:`KWSModel.featurize`; ``cmn_window=0``
+turns it off). The article
 feeds raw MFCCs; subtracting a running mean removes what a voice's timbre and a microphone add to every
 frame alike, so that voices never heard in training look more like those that were. For a batch of
 feature sequences :math:`x_{1..T}` (padded to the longest clip) the model computes
@@ -31,44 +33,19 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minikws._validate import check_float_array, check_positive_int
+from minikws._validate import check_float_array, check_positive_int, check_real, check_seed
+from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
+from minikws.frontend import FrontEnd, default_feature_settings
+from minikws.nn import LSTM, Linear
+from minikws.nn.layers import dropout_backward, dropout_forward
+from minikws.nn.losses import softmax, softmax_cross_entropy
 
 __all__ = [
     "default_feature_settings",
     "KWSCache",
     "KWSModel",
 ]
-
-_FEATURE_KEYS = ("n_mfcc", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
-
-
-def default_feature_settings(sr):
-    """MFCC settings scaled to a sample rate: 25 ms windows every 20 ms, 13 coefficients.
-
-    A 20 ms hop (rather than speech recognition's usual 10 ms) halves the number of frames: half the
-    LSTM's work, and half as many steps over which the last frame must remember the word. Keywords
-    last 300-800 ms, 15-40 frames, plenty for the classification.
-
-    Parameters
-    ----------
-    sr : int
-        Sample rate in Hz (16000 for Speech Commands and the synthesized set, 8000 for FSDD).
-
-    Returns
-    -------
-    dict
-        Keywords of :func:`minikws.features.mfcc`: ``n_mfcc``, ``n_fft`` (the power of two >= the
-        window), ``hop_length``, ``win_length``, ``n_mels`` (40 at 16 kHz, fewer below so that no mel
-        filter is narrower than an FFT bin), ``fmin`` (20 Hz), ``fmax`` (``sr / 2``).
-    """
-    sr = check_positive_int("sr", sr, minimum=1000)
-    win = int(round(0.025 * sr))
-    hop = int(round(0.020 * sr))
-    n_fft = 1 << (win - 1).bit_length()
-    n_mels = 40 if sr >= 16000 else 32 if sr >= 8000 else 24
-    return {"n_mfcc": 13, "n_fft": n_fft, "hop_length": hop, "win_length": win,
-            "n_mels": n_mels, "fmin": 20.0, "fmax": sr / 2}
 
 
 class KWSCache(NamedTuple):
@@ -85,21 +62,20 @@ class KWSCache(NamedTuple):
 
 
 class KWSModel:
-    """MFCC -> running CMN -> normalisation -> LSTM x num_layers -> Linear -> softmax, with its settings.
+    """Front end -> normalisation -> LSTM x num_layers -> Linear -> softmax, with its settings.
 
     Parameters
     ----------
     classes : sequence of str
         The label set, C >= 2 names in class-index order.
-    sr : int
-        Sample rate the model listens at; other rates are resampled by :meth:`predict_proba`.
-    features : dict, optional
-        Keywords of :func:`minikws.features.mfcc` (see :func:`default_feature_settings`, the default).
-    cmn_window : int
-        W of the causal cepstral mean normalisation applied to every clip's MFCC frames,
-        eq. :eq:`mfcc-cmn-running` (:func:`minikws.features.running_cmn`); 0 turns it off. The default,
-        100 frames (2 s at the default 20 ms hop), is longer than a command, so a clip is normalised by
-        the running mean of its own frames; a stream keeps adapting over about 2 s.
+    sr, features, cmn_window
+        The front end's settings (:class:`~minikws.frontend.FrontEnd`): the sample rate the model
+        listens at (other rates are resampled by :meth:`predict_proba`), the MFCC keywords (default
+        :func:`~minikws.frontend.default_feature_settings`) and the running CMN's window W in frames
+        (eq. :eq:`mfcc-cmn-running`; 0 turns it off).
+    frontend : FrontEnd, optional
+        A front end to use instead of building one from ``sr``, ``features``, ``cmn_window`` (which must
+        then be left out); its dtype must be the model's.
     hidden_size : int
         H, units per LSTM layer.
     num_layers : int
@@ -115,6 +91,9 @@ class KWSModel:
 
     Attributes
     ----------
+    frontend : FrontEnd
+    sr, features, cmn_window
+        The front end's (read-only).
     mean, std : ndarray (K,)
         Normalisation statistics (0 and 1 until :meth:`fit_normalization`).
     lstm : minikws.nn.LSTM
@@ -122,31 +101,35 @@ class KWSModel:
         Params "W" (H, C) and "b" (C,).
     """
 
-    def __init__(self, *, classes, sr=16000, features=None, cmn_window=100, hidden_size=64, num_layers=2,
-                 dropout=0.1, dtype=np.float32, seed=0, backend="auto"):
-        from minikws.nn import LSTM, Linear
-
+    def __init__(self, *, classes, sr=None, features=None, cmn_window=None, frontend=None,
+                 hidden_size=DEFAULTS.hidden_size, num_layers=DEFAULTS.num_layers, dropout=DEFAULTS.dropout,
+                 dtype=np.float32, seed=DEFAULTS.seed, backend="auto"):
         classes = tuple(classes)
         if len(classes) < 2 or not all(isinstance(c, str) and c for c in classes):
             raise MinikwsError(f"classes: expected at least 2 non-empty names, got {classes!r}")
         if len(set(classes)) != len(classes):
             raise MinikwsError(f"classes: names must be unique, got {classes!r}")
         self.classes = classes
-        self.sr = check_positive_int("sr", sr, minimum=1000)
-        self.features = self._check_features(default_feature_settings(self.sr) if features is None
-                                             else features)
-        self.cmn_window = check_positive_int("cmn_window", cmn_window, minimum=0)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise MinikwsError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise MinikwsError(f"dtype: expected float32 or float64, got {self.dtype}")
-        self.seed = int(seed)
+        if frontend is None:
+            frontend = FrontEnd(sr=DEFAULTS.sr if sr is None else sr, features=features,
+                                cmn_window=DEFAULTS.cmn_window if cmn_window is None else cmn_window,
+                                dtype=self.dtype)
+        elif not isinstance(frontend, FrontEnd):
+            raise MinikwsError(f"frontend: expected a minikws.frontend.FrontEnd, got {type(frontend).__name__}")
+        elif sr is not None or features is not None or cmn_window is not None:
+            raise MinikwsError("frontend: give either a FrontEnd or sr/features/cmn_window, not both")
+        elif frontend.dtype != self.dtype:
+            raise MinikwsError(f"frontend: its dtype {frontend.dtype} differs from the model's {self.dtype}")
+        self.frontend = frontend
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.dropout = check_real("dropout", dropout, low=0.0, high=1.0, high_open=True)
+        self.seed = check_seed("seed", seed)
         self.backend = backend
-        K = self.features["n_mfcc"]
+        K = frontend.num_coefficients
         rng = np.random.default_rng([self.seed, 0x5EED])
         self.lstm = LSTM(K, self.hidden_size, num_layers=self.num_layers, dropout=self.dropout,
                          dtype=self.dtype, rng=rng, backend=backend)
@@ -155,39 +138,35 @@ class KWSModel:
         self.std = np.ones(K, dtype=self.dtype)
 
     # ----------------------------------------------------------------------------------- settings
-    @staticmethod
-    def _check_features(features):
-        if not isinstance(features, dict):
-            raise MinikwsError(f"features: expected a dict of MFCC settings, got {type(features).__name__}")
-        unknown = set(features) - set(_FEATURE_KEYS)
-        if unknown:
-            raise MinikwsError(f"features: unknown settings {sorted(unknown)}; known: {list(_FEATURE_KEYS)}")
-        out = dict(features)
-        for key in ("n_mfcc", "n_fft", "hop_length", "win_length", "n_mels"):
-            if key in out:
-                out[key] = check_positive_int(f"features[{key!r}]", out[key])
-        if "n_mfcc" not in out:
-            raise MinikwsError("features: 'n_mfcc' is required")
-        return out
+    @property
+    def sr(self):
+        return self.frontend.sr
+
+    @property
+    def features(self):
+        return self.frontend.features
+
+    @property
+    def cmn_window(self):
+        return self.frontend.cmn_window
 
     @property
     def num_classes(self):
         return len(self.classes)
 
     def get_config(self):
-        """The settings that rebuild this model (JSON-serialisable dict); weights are in state_dict()."""
-        return {"classes": list(self.classes), "sr": self.sr, "features": dict(self.features),
-                "cmn_window": self.cmn_window, "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers, "dropout": self.dropout, "dtype": self.dtype.name,
-                "seed": self.seed}
+        """The settings that rebuild this model (JSON-serialisable dict; the front end's under
+        ``"frontend"``, model file format 3); weights are in state_dict()."""
+        return {"classes": list(self.classes), "frontend": self.frontend.get_config(),
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers, "dropout": self.dropout,
+                "dtype": self.dtype.name, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config, *, backend="auto"):
         """Build an (untrained) model from :meth:`get_config`'s dict, validating every field."""
         if not isinstance(config, dict):
             raise MinikwsError("model config: expected a JSON object")
-        needed = ("classes", "sr", "features", "cmn_window", "hidden_size", "num_layers", "dropout",
-                  "dtype", "seed")
+        needed = ("classes", "frontend", "hidden_size", "num_layers", "dropout", "dtype", "seed")
         missing = [k for k in needed if k not in config]
         if missing:
             raise MinikwsError(f"model config: missing {missing}")
@@ -195,12 +174,10 @@ class KWSModel:
             raise MinikwsError(f"model config: dtype must be float32 or float64, got {config['dtype']!r}")
         if not isinstance(config["classes"], list):
             raise MinikwsError("model config: classes must be a list of names")
-        if isinstance(config["seed"], bool) or not isinstance(config["seed"], int):
-            raise MinikwsError("model config: seed must be an integer")
-        return cls(classes=config["classes"], sr=config["sr"], features=config["features"],
-                   cmn_window=config["cmn_window"], hidden_size=config["hidden_size"],
-                   num_layers=config["num_layers"], dropout=config["dropout"],
-                   dtype=np.dtype(config["dtype"]), seed=config["seed"], backend=backend)
+        dtype = np.dtype(config["dtype"])
+        return cls(classes=config["classes"], frontend=FrontEnd.from_config(config["frontend"], dtype=dtype),
+                   hidden_size=config["hidden_size"], num_layers=config["num_layers"],
+                   dropout=config["dropout"], dtype=dtype, seed=config["seed"], backend=backend)
 
     # ---------------------------------------------------------------------------------- parameters
     @property
@@ -258,60 +235,10 @@ class KWSModel:
 
     # ------------------------------------------------------------------------------------ features
     def featurize(self, waveforms, *, sr=None):
-        """MFCC features of each clip, at the model's sample rate and settings, after the running CMN.
-
-        Parameters
-        ----------
-        waveforms : ndarray (S,) or sequence of ndarray (S_b,)
-            One clip or several of any lengths; float samples in [-1, 1].
-        sr : int, optional
-            Their sample rate (default: the model's); others are resampled first.
-
-        Returns
-        -------
-        list of ndarray (F_b, K)
-            In the model's dtype; mean-normalised per clip by eq. :eq:`mfcc-cmn-running` when
-            :attr:`cmn_window` > 0, but not standardised (the model does that in :meth:`forward_frames`).
-        """
-        from minikws.audio import resample
-
-        clips = [waveforms] if isinstance(waveforms, np.ndarray) and waveforms.ndim == 1 else list(waveforms)
-        sr = self.sr if sr is None else check_positive_int("sr", sr)
-        if sr * 4 < self.sr:
-            raise MinikwsError(
-                f"sr: {sr} Hz is too low for a model trained at {self.sr} Hz (more than 4x upsampling; "
-                "the audio lacks the frequencies the model listens to)")
-        ready = []
-        for b, y in enumerate(clips):
-            y = np.asarray(y)
-            if y.ndim != 1 or y.size == 0:
-                raise MinikwsError(f"waveforms[{b}]: expected a non-empty 1-D array, got shape {y.shape}")
-            if y.dtype.kind != "f":
-                raise MinikwsError(f"waveforms[{b}]: expected float samples in [-1, 1], got dtype {y.dtype}")
-            ready.append(resample(y, orig_sr=sr, target_sr=self.sr, name=f"waveforms[{b}]"))
-        # Clips of one length and dtype go through the pipeline together (a batched STFT is several
-        # times faster than one clip at a time); every clip still gets its own top_db floor and its own
-        # running mean, so the result does not depend on which clips share a call.
-        out = [None] * len(ready)
-        groups = {}
-        for b, y in enumerate(ready):
-            groups.setdefault((len(y), y.dtype.str), []).append(b)
-        for idx in groups.values():
-            for start in range(0, len(idx), 256):  # bounded memory for the batched STFT
-                part = idx[start:start + 256]
-                C = self._features(np.stack([ready[b] for b in part]))
-                for j, b in enumerate(part):
-                    out[b] = np.ascontiguousarray(C[j])
-        return out
-
-    def _features(self, Y):
-        """The feature pipeline on a batch of clips at the model's rate: (B, S) -> (B, F, K)."""
-        from minikws.features import mfcc_batch, running_cmn
-
-        C = mfcc_batch(Y, sr=self.sr, **self.features)
-        if self.cmn_window:
-            C = running_cmn(C, window=self.cmn_window)[0]
-        return C.astype(self.dtype, copy=False)
+        """The front end's feature frames of each clip, list of (F_b, K) in the model's dtype: see
+        :meth:`minikws.frontend.FrontEnd.featurize` (MFCC, then the running CMN; not standardised, which
+        :meth:`forward_frames` does)."""
+        return self.frontend.featurize(waveforms, sr=sr)
 
     def fit_normalization(self, feats):
         """Set :attr:`mean` and :attr:`std` from training feature matrices (every frame counts once).
@@ -369,13 +296,12 @@ class KWSModel:
         return self.lstm.forward(xn, state=state, train=use_dropout)
 
     def _head(self, h, train, rng):
-        from minikws.nn.layers import dropout_forward
-
         h, drop = dropout_forward(h, self.dropout, rng, train=train and self.dropout > 0)
         return self.fc.forward(h), drop
 
     def forward_frames(self, x, *, state=None, train=False, rng=None):
-        """Logits for every frame, eq. :eq:`kws-model` (frame tags, streaming).
+        """Logits for every frame, eq. :eq:`kws-model` (frame tags; :class:`minikws.streaming.Stream`
+        gives the same logits from audio fed in chunks).
 
         Parameters
         ----------
@@ -407,8 +333,6 @@ class KWSModel:
         dx : ndarray (T, B, K)
             Gradient with respect to the raw input frames (through the normalisation).
         """
-        from minikws.nn.layers import dropout_backward
-
         dh = dropout_backward(self.fc.backward(dlogits), cache.drop)
         return self.lstm.backward(dh) / self.std
 
@@ -450,8 +374,6 @@ class KWSModel:
         -------
         dx : ndarray (T, B, K)
         """
-        from minikws.nn.layers import dropout_backward
-
         dh_last = dropout_backward(self.fc.backward(dlogits), cache.drop)
         dh = np.zeros((cache.T, cache.B, self.hidden_size), dtype=dh_last.dtype)
         dh[cache.lengths - 1, np.arange(cache.B)] = dh_last  # only the read-out frame receives gradient
@@ -459,37 +381,11 @@ class KWSModel:
 
     def loss(self, x, lengths, targets, *, train=False, rng=None):
         """Mean softmax cross-entropy of the utterance logits -> (loss, logits (B, C), dlogits, cache)."""
-        from minikws.nn.losses import softmax_cross_entropy
-
         logits, cache = self.forward(x, lengths, train=train, rng=rng)
         loss, dlogits = softmax_cross_entropy(logits, np.asarray(targets, dtype=np.int64))
         return loss, logits, dlogits, cache
 
     # ------------------------------------------------------------------------------------ inference
-    def stream(self, frames, state=None):
-        """Streaming inference: per-frame probabilities for a chunk, carrying the LSTM state along.
-
-        Calling it on consecutive chunks of one feature sequence gives the same probabilities as one
-        call on the whole sequence.
-
-        Parameters
-        ----------
-        frames : ndarray (T, B, K)
-            The next feature frames of B streams (MFCC after the running CMN, carried on from the
-            previous chunk with :func:`minikws.features.running_cmn`'s ``state``).
-        state : list of (h, c), optional
-            What the previous call returned (None at the start of a stream).
-
-        Returns
-        -------
-        probs : ndarray (T, B, C)
-        state : list of (h, c)
-        """
-        from minikws.nn.losses import softmax
-
-        logits, state, _ = self.forward_frames(frames, state=state, train=False)
-        return softmax(logits, axis=-1), state
-
     def predict_proba(self, waveforms, *, sr=None, batch_size=64):
         """Class probabilities for clips of any length and sample rate.
 
@@ -509,19 +405,24 @@ class KWSModel:
         feats = self.featurize(waveforms, sr=sr)
         return self.predict_proba_features(feats, batch_size=batch_size)
 
-    def predict_proba_features(self, feats, *, batch_size=64):
-        """Class probabilities from feature matrices (F_b, K) of :meth:`featurize` -> (B, C)."""
-        from minikws.nn.losses import softmax
+    def logits_features(self, feats, *, batch_size=64):
+        """Utterance logits from feature matrices (F_b, K) of :meth:`featurize` -> (B, C).
 
+        Clips are sorted by length and run ``batch_size`` at a time, so that little padding is wasted;
+        row b is clip b's :math:`z_{\\ell_b}` whatever batch it ran in.
+        """
         batch_size = check_positive_int("batch_size", batch_size)
         order = np.argsort([f.shape[0] for f in feats], kind="stable")
         out = np.zeros((len(feats), self.num_classes), dtype=self.dtype)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             x, lengths = self.pad([feats[i] for i in idx], dtype=self.dtype)
-            logits, _ = self.forward(x, lengths, train=False)
-            out[idx] = softmax(logits, axis=-1)
+            out[idx], _ = self.forward(x, lengths, train=False)
         return out
+
+    def predict_proba_features(self, feats, *, batch_size=64):
+        """Class probabilities from feature matrices (F_b, K) of :meth:`featurize` -> (B, C)."""
+        return softmax(self.logits_features(feats, batch_size=batch_size), axis=-1)
 
     def predict(self, waveforms, *, sr=None):
         """Most probable class index of each clip -> ndarray of int64 (B,)."""

@@ -25,21 +25,10 @@ import math
 
 import numpy as np
 
-from minikws._validate import FLOAT_DTYPES
+from minikws._validate import FLOAT_DTYPES, check_positive_int, check_real
 from minikws.errors import MinikwsError
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm", "linear_warmup_lr", "warmup_cosine_lr"]
-
-
-def _check_number(name, value, *, low=0.0, high=math.inf, high_open=False):
-    """Return ``value`` as float if it is a real number in [low, high] (or [low, high) if high_open)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise MinikwsError(f"{name}: expected a number, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v >= low and (v < high if high_open else v <= high)):
-        bracket = ")" if high_open else "]"
-        raise MinikwsError(f"{name}: expected a number in [{low:g}, {high:g}{bracket}, got {value!r}")
-    return v
 
 
 def _check_params(params):
@@ -91,13 +80,13 @@ class Optimizer:
 
     def __init__(self, params, lr):
         self.params = _check_params(params)
-        self.lr = _check_number("lr", lr)
+        self.lr = check_real("lr", lr, low=0.0)
         self.step_count = 0
         self.state = {s: {k: np.zeros_like(p) for k, p in params.items()} for s in self._slots}
 
     def _begin_step(self, grads):
         """Validate everything before touching any array, so a bad call changes nothing."""
-        self.lr = _check_number("lr", self.lr)
+        self.lr = check_real("lr", self.lr, low=0.0)
         _check_grads(grads, self.params)
         self.step_count += 1
 
@@ -182,8 +171,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
-        self.momentum = _check_number("momentum", momentum, high=1.0, high_open=True)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
         self._slots = ("momentum",) if self.momentum > 0 else ()
         super().__init__(params, lr)
 
@@ -257,10 +246,10 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise MinikwsError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_number("betas[0]", betas[0], high=1.0, high_open=True),
-                      _check_number("betas[1]", betas[1], high=1.0, high_open=True))
-        self.eps = _check_number("eps", eps)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.betas = (check_real("betas[0]", betas[0], low=0.0, high=1.0, high_open=True),
+                      check_real("betas[1]", betas[1], low=0.0, high=1.0, high_open=True))
+        self.eps = check_real("eps", eps, low=0.0)
+        self.weight_decay = check_real("weight_decay", weight_decay, low=0.0)
         super().__init__(params, lr)
 
     def step(self, grads):
@@ -363,7 +352,7 @@ def clip_grad_norm(grads, max_norm):
     """
     if not isinstance(grads, dict):
         raise MinikwsError(f"grads: expected a dict name -> array, got {type(grads).__name__}")
-    max_norm = _check_number("max_norm", max_norm)
+    max_norm = check_real("max_norm", max_norm, low=0.0)
     if max_norm == 0:
         raise MinikwsError("max_norm: expected a positive number, got 0")
     squares = 0.0
@@ -384,15 +373,11 @@ def clip_grad_norm(grads, max_norm):
 
 
 def _check_schedule(step, base_lr, total_steps, warmup_steps):
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise MinikwsError(f"step: expected a non-negative integer, got {step!r}")
-    base_lr = _check_number("base_lr", base_lr)
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 0:
-        raise MinikwsError(f"warmup_steps: expected a non-negative integer, got {warmup_steps!r}")
+    step = check_positive_int("step", step, minimum=0)
+    base_lr = check_real("base_lr", base_lr, low=0.0)
+    warmup_steps = check_positive_int("warmup_steps", warmup_steps, minimum=0)
     if total_steps is not None:
-        if (isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer))
-                or total_steps < 1):
-            raise MinikwsError(f"total_steps: expected a positive integer, got {total_steps!r}")
+        total_steps = check_positive_int("total_steps", total_steps)
         if warmup_steps >= total_steps:
             raise MinikwsError(f"warmup_steps: expected fewer than total_steps = {total_steps}, "
                                f"got {warmup_steps}")
@@ -469,7 +454,7 @@ def warmup_cosine_lr(step, *, base_lr, total_steps, warmup_steps=0, min_lr=0.0):
     continuous; a pure function of the step, so a resumed run uses the same rates.
     """
     s, base_lr = _check_schedule(step, base_lr, total_steps, warmup_steps)
-    min_lr = _check_number("min_lr", min_lr, high=base_lr)
+    min_lr = check_real("min_lr", min_lr, low=0.0, high=base_lr)
     u = s + 1
     if u <= warmup_steps:
         return base_lr * u / warmup_steps

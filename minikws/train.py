@@ -28,8 +28,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minikws._validate import check_positive_int
+from minikws._validate import check_positive_int, check_real, check_seed
+from minikws.augment import augment_waveform, spec_augment
+from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
+from minikws.io import load_checkpoint, save_checkpoint
+from minikws.metrics import classification_metrics
+from minikws.models import KWSModel
+from minikws.nn.losses import log_softmax, softmax
+from minikws.optim import AdamW, clip_grad_norm, warmup_cosine_lr
 
 __all__ = [
     "TrainConfig",
@@ -40,7 +47,6 @@ __all__ = [
     "history_json",
     "train_on_dataset",
     "evaluate_on_dataset",
-    "augment_waveform",
 ]
 
 
@@ -78,21 +84,21 @@ class TrainConfig:
         Seed of every random choice of the run.
     """
 
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-2
-    weight_decay: float = 1e-2
-    warmup_epochs: float = 1.0
-    min_lr_ratio: float = 0.02
-    clip_norm: float = 5.0
-    patience: int = 10
-    spec_augment: bool = True
-    spec_time_masks: int = 2
-    spec_max_time: int = 5
-    spec_freq_masks: int = 1
-    spec_max_freq: int = 2
-    wave_augment: bool = True
-    seed: int = 0
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    lr: float = DEFAULTS.lr
+    weight_decay: float = DEFAULTS.weight_decay
+    warmup_epochs: float = DEFAULTS.warmup_epochs
+    min_lr_ratio: float = DEFAULTS.min_lr_ratio
+    clip_norm: float = DEFAULTS.clip_norm
+    patience: int = DEFAULTS.patience
+    spec_augment: bool = DEFAULTS.spec_augment
+    spec_time_masks: int = DEFAULTS.spec_time_masks
+    spec_max_time: int = DEFAULTS.spec_max_time
+    spec_freq_masks: int = DEFAULTS.spec_freq_masks
+    spec_max_freq: int = DEFAULTS.spec_max_freq
+    wave_augment: bool = DEFAULTS.wave_augment
+    seed: int = DEFAULTS.seed
 
     def __post_init__(self):
         check_positive_int("epochs", self.epochs)
@@ -101,13 +107,10 @@ class TrainConfig:
         for name in ("spec_time_masks", "spec_max_time", "spec_freq_masks", "spec_max_freq"):
             check_positive_int(name, getattr(self, name), minimum=0)
         for name in ("lr", "weight_decay", "warmup_epochs", "min_lr_ratio", "clip_norm"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise MinikwsError(f"{name}: expected a non-negative number, got {v!r}")
+            check_real(name, getattr(self, name), low=0.0)
         if self.lr == 0:
             raise MinikwsError("lr: expected a positive learning rate, got 0")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise MinikwsError(f"seed: expected a non-negative integer, got {self.seed!r}")
+        check_seed("seed", self.seed)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -236,8 +239,6 @@ class Trainer:
     """
 
     def __init__(self, model, config=None, *, checkpoint=None, progress=None, log=None):
-        from minikws.optim import AdamW
-
         self.model = model
         self.config = TrainConfig() if config is None else config
         if not isinstance(self.config, TrainConfig):
@@ -258,8 +259,6 @@ class Trainer:
 
     def learning_rate(self, step, steps_per_epoch):
         """AdamW's learning rate at 0-based ``step``: linear warm-up, then cosine decay."""
-        from minikws.optim import warmup_cosine_lr
-
         c = self.config
         total = c.epochs * steps_per_epoch
         warmup = min(int(round(c.warmup_epochs * steps_per_epoch)), total - 1)
@@ -275,8 +274,6 @@ class Trainer:
 
     def _spec_augment(self, x, lengths, rng):
         """Time and frequency masks on raw frames, filled with the normalisation mean (-> 0)."""
-        from minikws.augment import spec_augment
-
         xn = (x - self.model.mean) / self.model.std
         out = np.empty_like(x)
         for b in range(x.shape[1]):
@@ -302,8 +299,6 @@ class Trainer:
         augment : callable, optional
             As :meth:`fit`; replaces ``feats`` for this epoch.
         """
-        from minikws.optim import clip_grad_norm
-
         c = self.config
         rng = np.random.default_rng([c.seed, epoch])
         if augment is not None:
@@ -336,10 +331,11 @@ class Trainer:
     def evaluate(self, feats, labels, *, batch_size=None):
         """Loss, accuracy and predictions on clips, without dropout -> :class:`EvalResult`."""
         labels = np.asarray(labels, dtype=np.int64)
-        probs = self.model.predict_proba_features(feats, batch_size=batch_size or 128)
-        logp = np.log(np.maximum(probs.astype(np.float64), 1e-30))  # floor: log 0 of a saturated softmax
+        logits = self.model.logits_features(feats, batch_size=batch_size or 128)
+        logp = log_softmax(logits.astype(np.float64), axis=-1)  # finite even where softmax saturates
         loss = float(-np.mean(logp[np.arange(len(labels)), labels])) if len(labels) else float("nan")
-        preds = np.argmax(probs, axis=1)
+        probs = softmax(logits, axis=-1)
+        preds = np.argmax(logits, axis=1)
         acc = float(np.mean(preds == labels)) if len(labels) else float("nan")
         return EvalResult(loss, acc, preds, probs)
 
@@ -348,15 +344,11 @@ class Trainer:
         return {"config": self.config.to_dict(), "data": _fingerprint(feats, labels)}
 
     def _save_checkpoint(self, epoch, record):
-        from minikws.io import save_checkpoint
-
         record = {**record, "best_epoch": self.best_epoch}
         save_checkpoint(self.checkpoint, model=self.model, optimizer_state=self.optimizer.state_dict(),
                         epoch=epoch, history=self.history, trainer=record, best_state=self.best_state)
 
     def _resume(self, path, record):
-        from minikws.io import load_checkpoint
-
         ck = load_checkpoint(path)
         if ck.model.get_config() != self.model.get_config():
             raise MinikwsError(f"{os.fspath(path)}: checkpoint is of a model with other settings "
@@ -466,8 +458,8 @@ def _split(dataset, subset):
     return dataset.select(subset)
 
 
-def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, features=None,
-                     cmn_window=100, config=None, checkpoint=None, resume=None, progress=None, log=None,
+def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DEFAULTS.num_layers,
+                     dropout=DEFAULTS.dropout, features=None, cmn_window=DEFAULTS.cmn_window, config=None, checkpoint=None, resume=None, progress=None, log=None,
                      dtype=np.float32, backend="auto"):
     """Build a :class:`~minikws.models.KWSModel` for a data set and train it on its splits.
 
@@ -477,7 +469,7 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
         Its "train" clips are learnt from, its "validation" clips pick the best epoch and stop early.
     hidden_size, num_layers, dropout, features, cmn_window, dtype, backend
         The model's settings (see :class:`~minikws.models.KWSModel`); ``features`` defaults to
-        :func:`~minikws.models.default_feature_settings` at the data set's sample rate.
+        :func:`~minikws.frontend.default_feature_settings` at the data set's sample rate.
     config : TrainConfig, optional
     checkpoint, resume, progress, log
         As :class:`Trainer` and :meth:`Trainer.fit`.
@@ -489,8 +481,6 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     trainer : Trainer
         Holds the history.
     """
-    from minikws.models import KWSModel
-
     config = TrainConfig() if config is None else config
     train = _split(dataset, "train")
     val = _split(dataset, "validation")
@@ -519,48 +509,6 @@ def train_on_dataset(dataset, *, hidden_size=64, num_layers=2, dropout=0.1, feat
     return model, trainer
 
 
-def augment_waveform(y, rng, *, sr, noises=(), speed=(0.85, 1.15), p_speed=0.5, max_shift_s=0.1,
-                     gain_db=6.0, snr_db=(5.0, 30.0), p_noise=0.5):
-    """One random perturbation of a training clip, as :attr:`TrainConfig.wave_augment` applies it.
-
-    Speed with probability ``p_speed`` (tempo and pitch together: a slightly different voice; the
-    default +-15 % moves formants about as far as one adult's vocal tract differs from another's, and
-    on the synthesized set's held-out voices it scored 0.6 points above +-10 % over four seeds), then a
-    time shift, a gain, and, with probability ``p_noise`` when ``noises`` are given, background noise
-    at a random SNR. The clip keeps its length: the speed change is followed by cropping or
-    zero-padding around the centre.
-
-    Parameters
-    ----------
-    y : ndarray (S,)
-    rng : numpy.random.Generator
-    sr : int
-    noises : sequence of ndarray (S_noise,)
-
-    Returns
-    -------
-    ndarray float32 (S,)
-    """
-    from minikws import augment as aug
-
-    y = np.asarray(y, dtype=np.float32)
-    factor = float(rng.uniform(*speed))
-    # A speed ratio with a small denominator keeps the polyphase filter short (10x faster than 1/100).
-    out = aug.speed_perturb(y, factor, max_denominator=20) if rng.random() < p_speed else y
-    if len(out) > len(y):  # back to the clip's length, keeping its centre: Speech Commands clips are 1 s
-        start = (len(out) - len(y)) // 2
-        out = out[start:start + len(y)]
-    elif len(out) < len(y):
-        before = (len(y) - len(out)) // 2
-        out = np.pad(out, (before, len(y) - len(out) - before))
-    out = aug.time_shift(out, int(max_shift_s * sr), rng)
-    out = aug.gain(out, float(rng.uniform(-gain_db, gain_db)))
-    if len(noises) and rng.random() < p_noise and np.any(out):
-        noise = noises[int(rng.integers(len(noises)))]
-        out = aug.add_noise(out, noise, float(rng.uniform(*snr_db)), rng)
-    return np.clip(out, -1.0, 1.0).astype(np.float32)
-
-
 def evaluate_on_dataset(model, dataset, *, subset="test", batch_size=128):
     """Predict a split of a data set and score it.
 
@@ -574,8 +522,6 @@ def evaluate_on_dataset(model, dataset, *, subset="test", batch_size=128):
     y_true, y_pred : ndarray of int64 (N,)
         In the model's class indices.
     """
-    from minikws.metrics import classification_metrics
-
     part = _split(dataset, subset)
     if len(part.audio) == 0:
         raise MinikwsError(f"data: the {subset!r} split is empty")

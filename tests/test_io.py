@@ -191,7 +191,7 @@ def test_someone_elses_npz(tmp_path):
     _one_line_error(path, exc)
 
 
-@pytest.mark.parametrize("version", [0, 3, 99])
+@pytest.mark.parametrize("version", [0, 4, 99])
 def test_other_format_versions(tmp_path, version):
     path = tmp_path / "m.npz"
     _write_raw_npz(path, {"format_version": np.array(version, dtype=np.int64),
@@ -261,9 +261,10 @@ def _rewrite(path, edit_config=None, edit_arrays=None):
     (lambda c: c["model"].update(classes=["yes", "no", "up", "down"]), None, "fc"),
     (lambda c: c["model"].update(classes=["yes", "yes", "no"]), None, "unique"),
     (lambda c: c["model"].update(hidden_size=-3), None, "hidden_size"),
-    (lambda c: c["model"].update(sr="fast"), None, "sr"),
-    (lambda c: c["model"]["features"].update(n_mfcc=7), None, "l0.Wx"),
-    (lambda c: c["model"]["features"].update(evil="__import__('os')"), None, "unknown settings"),
+    (lambda c: c["model"]["frontend"].update(sr="fast"), None, "sr"),
+    (lambda c: c["model"]["frontend"]["features"].update(n_mfcc=7), None, "l0.Wx"),
+    (lambda c: c["model"]["frontend"]["features"].update(evil="__import__('os')"), None, "unknown settings"),
+    (lambda c: c["model"]["frontend"].update(evil=1), None, "unexpected"),
     (lambda c: c["model"].pop("classes"), None, "missing"),
     (lambda c: c.pop("model"), None, "no model settings"),
 ])
@@ -295,29 +296,64 @@ def test_checkpoint_round_trip(tmp_path):
         mio.load_model(path)
 
 
-def test_version_1_model_reads_as_a_model_without_cmn(tmp_path):
-    """Files written before the running CMN (format 1) load, and predict as they were trained: on raw
-    MFCCs. A version-2 file that lacks the setting is refused."""
+def _old_format_file(path, model, version, *, cmn_window):
+    """A model file as minikws wrote it in format ``version`` (1 or 2): the front end's settings beside
+    the network's, features without a floor (the per-clip top_db=80 of those versions), and format 1
+    without cmn_window."""
+    settings = {"classes": list(model.classes), "sr": model.sr,
+                "features": {k: v for k, v in model.features.items() if k not in ("top_db", "amin")},
+                "hidden_size": model.hidden_size, "num_layers": model.num_layers,
+                "dropout": model.dropout, "dtype": model.dtype.name, "seed": model.seed}
+    if cmn_window is not None:
+        settings["cmn_window"] = cmn_window
+    stored = {f"model.{k}": v for k, v in model.state_dict().items()}
+    stored["config"] = np.array(json.dumps({"kind": "model", "model": settings}, sort_keys=True))
+    stored["format_version"] = np.array(version, dtype=np.int64)
+    _write_raw_npz(path, stored)
+
+
+@pytest.mark.parametrize("version,cmn_window", [(1, None), (2, 0), (2, 7)])
+def test_format_1_and_2_model_files_load_with_the_floor_they_were_trained_with(tmp_path, version,
+                                                                               cmn_window):
+    """Files of formats 1 and 2 load, and featurize as they were trained: MFCC with the per-clip floor
+    80 dB below the clip's maximum (amin 1e-10), then the running CMN of their window (none in format
+    1). Such a front end cannot stream."""
+    from minikws.features import mfcc, running_cmn
     from minikws.models import KWSModel
 
-    model = KWSModel(classes=["a", "b"], cmn_window=0, hidden_size=3, num_layers=1, seed=1)
+    model = KWSModel(classes=["a", "b"], sr=8000, hidden_size=3, num_layers=1, seed=1)
     model.mean[...] = 0.5
-    new = tmp_path / "new.npz"
-    mio.save_model(model, new)
-    with np.load(new, allow_pickle=False) as z:
-        stored = dict(z)
-    config = json.loads(str(stored["config"]))
-    del config["model"]["cmn_window"]
-    stored["config"] = np.array(json.dumps(config))
-    stored["format_version"] = np.array(1, dtype=np.int64)
-    old = tmp_path / "old.npz"
-    _write_raw_npz(old, stored)
-    back = mio.load_model(old)
-    assert back.cmn_window == 0
+    path = tmp_path / "old.npz"
+    _old_format_file(path, model, version, cmn_window=cmn_window)
+    back = mio.load_model(path)
+    assert back.cmn_window == (cmn_window or 0)
+    assert back.features["top_db"] == 80.0 and back.features["amin"] == 1e-10
+    assert not back.frontend.streamable
     np.testing.assert_array_equal(back.mean, model.mean)
-    y = np.random.default_rng(0).standard_normal(4000) * 0.1
-    np.testing.assert_array_equal(back.featurize(y)[0], model.featurize(y)[0])
-    stored["format_version"] = np.array(2, dtype=np.int64)
-    _write_raw_npz(old, stored)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+    y = (np.random.default_rng(0).standard_normal(4000) * 0.1).astype(np.float32)
+    y[:1000] = 0.0  # exact silence: the two floors differ by 20 dB there, so a wrong floor shows
+    kw = {k: v for k, v in model.features.items() if k not in ("top_db", "amin")}
+    want = mfcc(y, sr=8000, **kw, top_db=80.0, amin=1e-10)
+    if cmn_window:
+        want = running_cmn(want, window=cmn_window)[0]
+    got = back.featurize(y)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    causal = model.featurize(y)[0]  # the format-3 floor gives other features on the silence
+    assert np.abs(causal - want).max() > 1.0
+    with pytest.raises(MinikwsError, match="top_db=80.0"):
+        back.frontend.push(y, back.frontend.new_state())
+    mio.save_model(back, tmp_path / "again.npz")  # saved again, as format 3, it keeps its floor
+    again = mio.load_model(tmp_path / "again.npz")
+    assert again.get_config() == back.get_config()
+
+
+def test_format_2_model_file_without_cmn_window_is_refused(tmp_path):
+    from minikws.models import KWSModel
+
+    model = KWSModel(classes=["a", "b"], sr=8000, hidden_size=3, num_layers=1, seed=1)
+    path = tmp_path / "old.npz"
+    _old_format_file(path, model, 2, cmn_window=None)
     with pytest.raises(mio.ModelFileError, match="cmn_window"):
-        mio.load_model(old)
+        mio.load_model(path)

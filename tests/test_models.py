@@ -1,4 +1,4 @@
-"""KWSModel: known answers, padding masked, gradients, streaming, state, audio in."""
+"""KWSModel: known answers, padding masked, gradients, state, audio in (streaming: test_streaming.py)."""
 import numpy as np
 import pytest
 
@@ -114,42 +114,6 @@ def test_gradients_frames():
     assert max(errors.values()) <= 1e-7, errors
 
 
-def test_streaming_chunks_equal_one_pass():
-    m = small(dtype=np.float32)
-    x, _ = batch(m, T=9, B=2)
-    whole, _ = m.stream(x)
-    state, parts = None, []
-    for a, b in ((0, 1), (1, 5), (5, 9)):
-        probs, state = m.stream(x[a:b], state)
-        parts.append(probs)
-    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(whole.sum(axis=-1), 1.0, rtol=1e-5)
-
-
-def test_streaming_from_mfcc_frames_with_the_cmn_state_equals_the_clip_path():
-    """A stream carries two states: running_cmn's (mean, t) and the LSTM's (h, c). MFCC frames fed in
-    chunks through both must give the per-frame probabilities of featurize + forward_frames on the
-    whole clip, including past the CMN window, where the running mean becomes a moving average."""
-    from minikws.features import mfcc_batch, running_cmn
-
-    m = small(dtype=np.float64, cmn_window=4)
-    rng = np.random.default_rng(8)
-    y = (rng.standard_normal(8000) * 0.1).astype(np.float32)  # audio is float32, as loaders give it
-    feats = m.featurize(y)[0]
-    assert feats.shape[0] > 3 * m.cmn_window
-    logits, _, _ = m.forward_frames(feats[:, None, :])
-    from minikws.nn.losses import softmax
-
-    expected = softmax(logits, axis=-1)[:, 0]
-    raw = mfcc_batch(y, sr=m.sr, **m.features)
-    cmn_state, lstm_state, parts = None, None, []
-    for a, b in ((0, 1), (1, 3), (3, 11), (11, raw.shape[0])):
-        frames, cmn_state = running_cmn(raw[a:b], window=m.cmn_window, state=cmn_state)
-        probs, lstm_state = m.stream(frames[:, None, :].astype(m.dtype), lstm_state)
-        parts.append(probs[:, 0])
-    np.testing.assert_allclose(np.concatenate(parts), expected, rtol=1e-10, atol=1e-12)
-
-
 def test_params_are_the_models_own_arrays():
     m = small()
     x, lengths = batch(m)
@@ -249,13 +213,13 @@ def test_clips_shorter_than_a_window_are_featurized_with_zero_centre_padding():
 
 
 def test_featurize_applies_the_running_cmn_and_it_is_stored():
-    from minikws.features import mfcc_batch, running_cmn
+    from minikws.features import mfcc_batch as mfcc, running_cmn
 
     rng = np.random.default_rng(3)
     y = (rng.standard_normal(6000) * 0.1).astype(np.float32)
     on = KWSModel(classes=CLASSES, sr=8000, cmn_window=7, hidden_size=4, num_layers=1)
     off = KWSModel(classes=CLASSES, sr=8000, cmn_window=0, hidden_size=4, num_layers=1)
-    raw = mfcc_batch(y, sr=8000, **off.features)
+    raw = mfcc(y, sr=8000, **off.features)
     np.testing.assert_array_equal(off.featurize(y)[0], raw.astype(np.float32))
     np.testing.assert_allclose(on.featurize(y)[0], running_cmn(raw, window=7)[0], rtol=0, atol=1e-5)
     # a gain on the clip moves only c0, by a constant, which the CMN removes

@@ -152,7 +152,7 @@ def test_state_dict_round_trip_and_validation(rng):
 def test_lstm_module_errors(rng):
     with pytest.raises(MinikwsError, match=r"hidden_size: expected an integer >= 1"):
         LSTM(3, 0)
-    with pytest.raises(MinikwsError, match=r"dropout: expected a probability"):
+    with pytest.raises(MinikwsError, match=r"dropout: expected a number in \[0, 1\)"):
         LSTM(3, 4, dropout=1.0)
     with pytest.raises(MinikwsError, match=r"dtype: expected float32 or float64"):
         LSTM(3, 4, dtype=np.int32)

@@ -7,7 +7,7 @@ import pytest
 
 from minikws import _backend
 from minikws.errors import MinikwsError
-from minikws.gradcheck import check
+from minikws.gradcheck import check, numerical_gradient, rel_error
 from minikws.nn import (
     LSTMCache,
     lstm_backward,
@@ -122,8 +122,22 @@ def test_zero_initial_state_by_default(rng):
     h_zero, _, _ = lstm_forward(p["x"], zeros, zeros, p["Wx"], p["Wh"], p["b"], backend="numpy")
     np.testing.assert_array_equal(h_none, h_zero)
     np.testing.assert_array_equal(cache.h0, zeros)
-    dx, dh0, dc0, *_ = lstm_backward(np.ones_like(h_none), cache)
-    assert dh0.shape == dc0.shape == (2, 3)
+    # the gradients with respect to the zero initial state are real ones, not placeholders: those of
+    # an explicit zero state, and the centred differences of <dh, h> at h0 = c0 = 0
+    dh = rng.standard_normal(h_none.shape)
+    dx, dh0, dc0, *_ = lstm_backward(dh, cache)
+    _, dh0_zero, dc0_zero, *_ = lstm_backward(dh, lstm_forward(p["x"], zeros, zeros, p["Wx"], p["Wh"], p["b"],
+                                                               backend="numpy")[2])
+    np.testing.assert_array_equal(dh0, dh0_zero)
+    np.testing.assert_array_equal(dc0, dc0_zero)
+    for which, got in (("h0", dh0), ("c0", dc0)):
+        def f(s, which=which):
+            state = {"h0": zeros, "c0": zeros, which: s}
+            return lstm_forward(p["x"], state["h0"], state["c0"], p["Wx"], p["Wh"], p["b"], backend="numpy")[0]
+
+        want = numerical_gradient(f, zeros.copy(), dh)
+        assert rel_error(got, want) <= 1e-7, which
+        assert np.abs(want).max() > 1e-3  # the initial state does matter to h
 
 
 @pytest.mark.skipif(not HAS_KERNEL, reason="compiled kernel not built")

@@ -1,6 +1,8 @@
 """minikws train: train a keyword spotter on a folder of recordings or the built-in synthesized set."""
 import os
 
+from minikws.defaults import DEFAULTS
+
 DATASET_KINDS = ("auto", "folders", "speech-commands", "fsdd")
 
 
@@ -26,19 +28,24 @@ def load_data(root, kind):
 def add_parser(p):
     add_data_arguments(p, required=False)
     p.add_argument("--out", metavar="MODEL.npz", required=True, help="where to write the trained model")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: 30)")
-    p.add_argument("--hidden", type=int, default=64, help="LSTM hidden units per layer (default: 64)")
-    p.add_argument("--layers", type=int, default=2, help="stacked LSTM layers (default: 2)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default: 1e-2)")
-    p.add_argument("--batch-size", type=int, default=None, help="clips per step (default: 32)")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout probability (default: 0.1)")
-    p.add_argument("--cmn-window", type=int, default=100, metavar="FRAMES",
-                   help="running cepstral mean normalisation window; 0 turns it off (default: 100)")
+    p.add_argument("--epochs", type=int, default=None, help=f"maximum epochs (default: {DEFAULTS.epochs})")
+    p.add_argument("--hidden", type=int, default=DEFAULTS.hidden_size,
+                   help=f"LSTM hidden units per layer (default: {DEFAULTS.hidden_size})")
+    p.add_argument("--layers", type=int, default=DEFAULTS.num_layers,
+                   help=f"stacked LSTM layers (default: {DEFAULTS.num_layers})")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate of AdamW (default: {DEFAULTS.lr:g})")
+    p.add_argument("--batch-size", type=int, default=None, help=f"clips per step (default: {DEFAULTS.batch_size})")
+    p.add_argument("--dropout", type=float, default=DEFAULTS.dropout,
+                   help=f"dropout probability (default: {DEFAULTS.dropout:g})")
+    p.add_argument("--cmn-window", type=int, default=DEFAULTS.cmn_window, metavar="FRAMES",
+                   help="running cepstral mean normalisation window; 0 turns it off "
+                        f"(default: {DEFAULTS.cmn_window})")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy (0: never)")
     p.add_argument("--no-augment", action="store_true",
                    help="train on the clips as they are: no waveform perturbation, no SpecAugment masks")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help=f"seed of every random choice (default: {DEFAULTS.seed})")
     p.add_argument("--checkpoint", metavar="CKPT.npz",
                    help="checkpoint written after every epoch (default: OUT with .ckpt.npz)")
     p.add_argument("--resume", metavar="CKPT.npz",

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from minikws._validate import check_positive_int
 from minikws.errors import MinikwsError
 
 SUBSETS = ("train", "validation", "test")
@@ -105,8 +106,8 @@ def pad_batch(clips, length=None):
     sizes = np.array([len(c) for c in clips], dtype=np.int64)
     if length is None:
         length = int(sizes.max())
-    elif isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-        raise MinikwsError(f"length: expected an integer >= 0, got {length!r}")
+    else:
+        length = check_positive_int("length", length, minimum=0)
     lengths = np.minimum(sizes, length)
     batch = np.zeros((len(clips), int(length)), dtype=dtype)
     for b, c in enumerate(clips):

@@ -24,6 +24,7 @@ import re
 
 import numpy as np
 
+from minikws._validate import check_positive_int
 from minikws.datasets.core import Dataset
 from minikws.errors import MinikwsError
 
@@ -271,8 +272,8 @@ def _build(root, files, labels, classes, subset, sr, speakers=None, noise_folder
     """Read the WAV files (and the background noise) into a Dataset at one sample rate."""
     from minikws.audio import load_wav
 
-    if sr is not None and (isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr < 1):
-        raise MinikwsError(f"sr: expected a positive integer or None, got {sr!r}")
+    if sr is not None:
+        sr = check_positive_int("sr", sr)
     audio, rates = [], {}
     for rel in files:
         path = os.path.join(root, rel)

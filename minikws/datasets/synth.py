@@ -19,16 +19,16 @@ Randomness: the plan (voices, splits, which utterance each clip uses) comes from
 with ``seed``; each clip's own draws (level, SNR, noise window, offset) from ``default_rng([seed, i])``.
 espeak-ng is deterministic, so the same arguments give bit-identical arrays.
 """
-import functools
 import hashlib
 import json
 import os
 import tempfile
-from fractions import Fraction
 
 import numpy as np
 
-from minikws.augment import add_noise
+from minikws._validate import check_positive_int
+from minikws.audio import resample
+from minikws.augment import add_noise, speed_perturb
 from minikws.datasets.core import Dataset
 from minikws.errors import MinikwsError
 
@@ -113,8 +113,8 @@ def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_w
     words = _check_words("words", KEYWORDS if words is None else words)
     unknown = tuple(w for w in _check_words("unknown_words", unknown_words, empty=True)
                     if w not in words)
-    per_word = _check_int("per_word", per_word, 1)
-    sr = _check_int("sr", sr, 1000)
+    per_word = check_positive_int("per_word", per_word)
+    sr = check_positive_int("sr", sr, minimum=1000)
     if not (np.isfinite(duration) and 0.1 <= duration <= 10.0):
         raise MinikwsError(f"duration: expected 0.1..10 seconds, got {duration!r}")
     for name, pair in (("snr_db", snr_db), ("level_db", level_db), ("silence_db", silence_db)):
@@ -196,7 +196,7 @@ def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_w
             u = utterances[key]
             if speed:  # a tape-speed change shifts formants and pitch together, like another throat
                 factor = max(SPEEDS[int(r.integers(len(SPEEDS)))], len(u) / L)
-                u = _speed(u, factor)[:L]
+                u = speed_perturb(u.astype(np.float64), factor, max_denominator=50)[:L]
             peak = r.uniform(*level_db)
             clip = np.zeros(L, dtype=np.float64)
             room = L - len(u)  # the word starts in 0..room
@@ -274,46 +274,14 @@ def _synthesize_utterances(engine, keys, *, sr, max_len, cache):
     for key, raw in zip(keys, raws):
         if len(raw) == 0:
             raise MinikwsError(f"espeak-ng produced no audio for {key[0]!r} with voice {key[1]!r}")
-        y = _trim(_resample(raw.astype(np.float64) / 32768.0, native_sr, sr))
+        y = _trim(resample(raw.astype(np.float64) / 32768.0, orig_sr=native_sr, target_sr=sr,
+                            dtype=np.float64))
         if len(y) > max_len:  # too slow to fit: speed it up just enough
-            from minikws.augment import speed_perturb
-
             y = speed_perturb(y, len(y) / (0.98 * max_len))[:max_len]
         out.append(y.astype(np.float32))  # float32 halves the disk cache; cached or not, the same
     if path is not None:
         _write_cache(path, digest, out)
     return dict(zip(keys, out))
-
-
-def _resample(y, sr_in, sr_out):
-    """``scipy.signal.resample_poly`` from ``sr_in`` to ``sr_out``, its FIR designed once per ratio."""
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(sr_out, sr_in)
-    if ratio == 1:
-        return y
-    return resample_poly(y, ratio.numerator, ratio.denominator,
-                         window=_lowpass(ratio.numerator, ratio.denominator))
-
-
-def _speed(y, factor):
-    """``y`` played ``factor`` times faster: resampled by ``1/factor`` as a fraction of small terms."""
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(1.0 / factor).limit_denominator(50)
-    if ratio == 1:
-        return y
-    return resample_poly(y, ratio.numerator, ratio.denominator,
-                         window=_lowpass(ratio.numerator, ratio.denominator))
-
-
-@functools.lru_cache(maxsize=32)
-def _lowpass(up, down):
-    """resample_poly's own default anti-aliasing filter (Kaiser window, beta 5, 10 taps per phase)."""
-    from scipy.signal import firwin
-
-    max_rate = max(up, down)
-    return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
 
 
 def _trim(y, threshold=0.02):
@@ -371,9 +339,3 @@ def _check_words(name, words, empty=False):
     if len(set(words)) != len(words):
         raise MinikwsError(f"{name}: repeated words in {list(words)}")
     return words
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise MinikwsError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)

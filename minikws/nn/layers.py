@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from minikws._validate import check_float_array, check_same_dtype, check_shape
+from minikws._validate import check_float_array, check_real, check_same_dtype, check_shape
 from minikws.errors import MinikwsError
 
 __all__ = [
@@ -178,8 +178,7 @@ def dropout_forward(x, p, rng, train=True):
     so that :math:`E[\text{out}] = x` and evaluation needs no rescaling.
     """
     check_float_array("x", x)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
-        raise MinikwsError(f"p: expected a drop probability in [0, 1), got {p!r}")
+    p = check_real("p", p, low=0.0, high=1.0, high_open=True)
     if not train or p == 0:
         return x, DropoutCache(None, float(p), bool(train))
     if not isinstance(rng, np.random.Generator):

@@ -11,7 +11,7 @@ Shapes use the package legend: T time steps, B batch, D input features, H hidden
 import numpy as np
 
 from minikws import _backend
-from minikws._validate import FLOAT_DTYPES, check_float_array, check_positive_int
+from minikws._validate import FLOAT_DTYPES, check_float_array, check_positive_int, check_real, check_rng
 from minikws.errors import MinikwsError
 from minikws.nn.init import lstm_params, xavier_uniform
 from minikws.nn.layers import affine_backward, affine_forward, dropout_backward, dropout_forward
@@ -27,12 +27,15 @@ def _check_dtype(dtype):
     return dtype
 
 
-def _check_rng(rng):
-    if rng is None:
-        return np.random.default_rng(0)
-    if not isinstance(rng, np.random.Generator):
-        raise MinikwsError(f"rng: expected a numpy.random.Generator or None, got {type(rng).__name__}")
-    return rng
+def _module_rng(rng):
+    """The generator a module draws its initial weights (and an LSTM its dropout masks) from.
+
+    Unlike the rest of the package (:func:`minikws._validate.check_rng` refuses None), a module
+    constructor accepts None, as ``torch.nn.LSTM(D, H)`` needs no generator: None means the fixed
+    ``numpy.random.default_rng(0)``, never fresh entropy, so ``LSTM(D, H)`` is the same network every
+    time.
+    """
+    return check_rng(np.random.default_rng(0) if rng is None else rng)
 
 
 class Module:
@@ -119,11 +122,9 @@ class LSTM(Module):
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise MinikwsError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = check_real("dropout", dropout, low=0.0, high=1.0, high_open=True)
         self.dtype = _check_dtype(dtype)
-        self.rng = _check_rng(rng)
+        self.rng = _module_rng(rng)
         _backend.resolve(backend)  # reject a bad name now rather than at the first forward
         self.backend = backend
         for layer in range(self.num_layers):
@@ -230,7 +231,7 @@ class Linear(Module):
         self.in_features = check_positive_int("in_features", in_features)
         self.out_features = check_positive_int("out_features", out_features)
         self.dtype = _check_dtype(dtype)
-        rng = _check_rng(rng)
+        rng = _module_rng(rng)
         self._add_param("W", xavier_uniform((self.in_features, self.out_features), rng, self.dtype))
         self._add_param("b", np.zeros(self.out_features, dtype=self.dtype))
         self._cache = None
