@@ -115,7 +115,8 @@ def speed_perturb(y, factor, *, max_denominator=100):
     """Play ``y`` ``factor`` times faster (pitch and tempo together, as a tape run faster).
 
     The clip is resampled by the rational ``1 / factor ≈ up / down`` (``scipy.signal.resample_poly``,
-    a polyphase FIR low-pass: :func:`minikws.audio.resample_ratio`), so ``factor = 1.1`` gives ``ceil(S * up / down) ≈ S / 1.1`` samples.
+    a polyphase FIR low-pass: :func:`minikws.audio.resample_ratio`), so ``factor = 1.1`` gives
+    ``ceil(S * up / down) ≈ S / 1.1`` samples.
 
     Parameters
     ----------

@@ -14,7 +14,8 @@ depends on frames :math:`\le t` only. A stream starts with the :math:`N/2` zeros
 samples, computes frame :math:`t` as soon as sample :math:`t h + N` of the padded signal has arrived,
 keeps the samples that later frames still need, and :meth:`FrontEnd.flush` appends the final
 :math:`N/2` zeros. Each frame therefore sees exactly the samples it sees in the clip path, through the
-same MFCC function, and the mean carried in the state is the clip path's mean.
+same MFCC function, and the mean carried in the state is the clip path's mean: the frames agree to
+float rounding (the MFCC runs on blocks of other sizes, the mean is carried rather than summed).
 
 The floor. librosa-style MFCCs floor the dB mel energies at ``top_db`` below the clip's loudest
 value, which a stream cannot know until the clip has ended. The front end floors at a fixed level
@@ -156,7 +157,8 @@ class FrontEnd:
         self.hop_length = self._kw["hop_length"]
         self.n_fft = self._kw["n_fft"]
         self.streamable = self._kw["top_db"] is None
-        self._mfcc(np.zeros((1, self.n_fft), dtype=self.dtype), center=False)  # bad settings fail here, not mid-stream
+        # bad settings fail here, not in the middle of a stream
+        self._mfcc(np.zeros((1, self.n_fft), dtype=self.dtype), center=False)
 
     @staticmethod
     def _check_features(features):
@@ -293,7 +295,7 @@ class FrontEnd:
         Returns
         -------
         frames : ndarray (F_new, K)
-            With every earlier :meth:`push`, exactly the frames :meth:`featurize` gives the whole clip.
+            With every earlier :meth:`push`, the frames :meth:`featurize` gives the whole clip (to rounding).
         state : FrontEndState
             A new stream's (:meth:`new_state`).
         """

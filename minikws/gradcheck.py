@@ -19,6 +19,7 @@ layer of :mod:`minikws.nn` (the ``minikws gradcheck`` command prints the result)
 """
 import numpy as np
 
+from minikws._validate import check_seed
 from minikws.errors import MinikwsError
 
 __all__ = ["numerical_gradient", "rel_error", "check", "check_layers", "THRESHOLD"]
@@ -112,8 +113,23 @@ def _random_like(out, rng):
     return rng.standard_normal(np.shape(out))
 
 
+def _check_float64(inputs, names):
+    for name in names:
+        v = inputs[name]
+        if not isinstance(v, np.ndarray) or v.dtype != np.float64:
+            got = v.dtype if isinstance(v, np.ndarray) else type(v).__name__
+            raise MinikwsError(f"inputs[{name!r}]: gradient checks need float64, got {got}; pass "
+                               f"{name}.astype(np.float64) (float32 rounding, about 1e-7, would swamp "
+                               f"the differences)")
+
+
 def check(forward_fn, backward_fn, inputs, *, wrt=None, dout=None, seed=0, h=1e-6):
     """Compare a backward pass with numerical gradients of its forward pass, input by input.
+
+    ``forward_fn`` and ``backward_fn`` follow one convention: forward returns ``(out, cache)`` and
+    backward returns a dict of gradients by input name. The pairs of :mod:`minikws.nn` return what
+    their layer needs (``lstm_forward`` returns ``(h, (hT, cT), cache)``, ``lstm_backward`` a tuple), so
+    they are checked through two small adapters, as the example shows.
 
     Parameters
     ----------
@@ -135,13 +151,62 @@ def check(forward_fn, backward_fn, inputs, *, wrt=None, dout=None, seed=0, h=1e-
     Returns
     -------
     dict
-        name -> relative error (:func:`rel_error`) of the analytic against the numerical gradient.
+        name -> relative error (:func:`rel_error`) of the analytic against the numerical gradient;
+        below 1e-7 for a correct backward in float64, 1e-2 or more for a wrong one.
+
+    Raises
+    ------
+    MinikwsError
+        An input to check is not float64 ("gradient checks need float64"); ``forward_fn`` does not
+        return a pair or ``backward_fn`` not a dict (the message says how to adapt them); ``wrt``
+        names an unknown input.
+
+    Examples
+    --------
+    The LSTM over a sequence (:func:`minikws.nn.lstm_forward` / :func:`minikws.nn.lstm_backward`),
+    T = 4 steps, B = 2, D = 3, H = 5:
+
+    >>> import numpy as np
+    >>> from minikws import gradcheck, nn
+    >>> rng = np.random.default_rng(0)
+    >>> T, B, D, H = 4, 2, 3, 5
+    >>> inputs = {"x": rng.standard_normal((T, B, D)), "Wx": 0.5 * rng.standard_normal((D, 4 * H)),
+    ...           "Wh": 0.5 * rng.standard_normal((H, 4 * H)), "b": 0.1 * rng.standard_normal(4 * H)}
+    >>> def forward(x, Wx, Wh, b):             # -> (out, cache)
+    ...     h, _, cache = nn.lstm_forward(x, None, None, Wx, Wh, b, backend="numpy")
+    ...     return h, cache
+    >>> def backward(dh, cache):               # -> {input name: gradient}
+    ...     dx, dh0, dc0, dWx, dWh, db = nn.lstm_backward(dh, cache)
+    ...     return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db}
+    >>> errors = gradcheck.check(forward, backward, inputs)
+    >>> sorted(errors), max(errors.values()) < 1e-7
+    (['Wh', 'Wx', 'b', 'x'], True)
     """
-    out, cache = forward_fn(**inputs)
+    if not isinstance(inputs, dict):
+        raise MinikwsError(f"inputs: expected a dict of keyword arguments, got {type(inputs).__name__}")
+    if wrt is not None:
+        wrt = list(wrt)
+        _check_float64(inputs, [n for n in wrt if n in inputs])
+    else:
+        _check_float64(inputs, [n for n, v in inputs.items() if isinstance(v, np.ndarray)
+                                and v.dtype.kind == "f"])
+    result = forward_fn(**inputs)
+    if not isinstance(result, tuple) or len(result) != 2:
+        n = len(result) if isinstance(result, tuple) else 1
+        raise MinikwsError(
+            f"forward_fn: expected it to return (out, cache), got {n} value(s); wrap a forward that "
+            f"returns more, e.g. for nn.lstm_forward: `h, _, cache = nn.lstm_forward(...); return h, "
+            f"cache` (see help(minikws.gradcheck.check))")
+    out, cache = result
     if dout is None:
         dout = _random_like(out, np.random.default_rng(seed))
     analytic = backward_fn(dout if dout is not None else 1.0, cache)
-    names = list(analytic) if wrt is None else list(wrt)
+    if not isinstance(analytic, dict):
+        raise MinikwsError(
+            f"backward_fn: expected it to return a dict of gradients by input name, got "
+            f"{type(analytic).__name__}; wrap it, e.g. for nn.lstm_backward: `dx, dh0, dc0, dWx, dWh, "
+            f"db = nn.lstm_backward(dh, cache); return {{'x': dx, 'Wx': dWx, 'Wh': dWh, 'b': db}}`")
+    names = list(analytic) if wrt is None else wrt
     errors = {}
     for name in names:
         if name not in analytic:
@@ -296,6 +361,7 @@ def check_layers(*, seed=0):
         One row per (layer, parameter): ``{"layer", "parameter", "rel_error", "passed"}``, where
         passed means ``rel_error <= THRESHOLD``.
     """
+    seed = check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     rows = []
     for layer, fwd, bwd, inputs in _layer_checks(rng, seed):

@@ -8,9 +8,9 @@ A minikws file is a NumPy ``.npz`` (a zip of ``.npy`` arrays) holding
 * the numeric arrays themselves (weights, normalisation statistics, optimizer moments), under
   dotted names such as ``model.lstm.l0.Wx``.
 
-Writing goes to a temporary file in the destination's folder, which is then renamed over the
-destination (``os.replace`` is atomic on POSIX and Windows), so a crash mid-write leaves either the old
-file or the new one, never half of one.
+Writing goes through :func:`minikws._fileio.atomic_write`: a temporary file in the destination's
+folder, renamed over the destination (``os.replace`` is atomic on POSIX and Windows), so a crash
+mid-write leaves either the old file or the new one, never half of one.
 
 Reading never unpickles: every member is checked (name, ``.npy`` header, dtype, size) before its data is
 read, object arrays are refused, and arrays are read with ``allow_pickle=False``. Anything wrong -- a
@@ -19,18 +19,20 @@ pickle -- raises :class:`ModelFileError` with one line naming the file; nothing 
 """
 import json
 import os
-import tempfile
 import zipfile
 from typing import NamedTuple
 
 import numpy as np
 
+from minikws._fileio import atomic_write
 from minikws.errors import MinikwsError
+from minikws.compress import QUANTIZATION, Int8KWSModel
 from minikws.models import KWSModel
 
 __all__ = [
     "FORMAT_VERSION",
     "READABLE_VERSIONS",
+    "MODEL_LIMITS",
     "ModelFileError",
     "Checkpoint",
     "save_npz",
@@ -58,22 +60,9 @@ def _fail(path, what):
 
 
 def _atomic_savez(path, arrays):
-    """np.savez ``arrays`` to ``path`` through a temporary file in the same folder, then rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise MinikwsError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """np.savez ``arrays`` to ``path`` atomically (:func:`minikws._fileio.atomic_write`)."""
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def save_npz(path, *, kind, config, arrays):
@@ -151,8 +140,8 @@ def load_npz(path, *, kind):
     Parameters
     ----------
     path : str or os.PathLike
-    kind : str
-        The kind the caller expects (``"model"`` or ``"checkpoint"``).
+    kind : str or tuple of str
+        The kind(s) the caller accepts (``"model"``, ``"checkpoint"``).
 
     Returns
     -------
@@ -205,8 +194,10 @@ def load_npz(path, *, kind):
         raise _fail(path, "config is not valid JSON") from None
     if not isinstance(config, dict):
         raise _fail(path, "config is not a JSON object")
-    if config.get("kind") != kind:
-        raise _fail(path, f"holds a {config.get('kind')!r}, expected a {kind!r}")
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if config.get("kind") not in kinds:
+        want = " or ".join(repr(k) for k in kinds)
+        raise _fail(path, f"holds a {config.get('kind')!r}, expected a {want}")
     if isinstance(config.get("model"), dict):
         config["model"] = _upgrade_model_config(config["model"], int(version))
     return config, arrays
@@ -248,9 +239,87 @@ def save_model(model, path):
              arrays=_prefixed("model", model.state_dict()))
 
 
+# Sane bounds of a model's settings. Far above any keyword spotter (the demo's is hidden 64, 2 layers,
+# 13 coefficients), far below what would make building the model or its front end exhaust memory.
+MODEL_LIMITS = {"hidden_size": 8192, "num_layers": 64, "n_mfcc": 512, "n_fft": 65536,
+                "win_length": 65536, "hop_length": 65536, "n_mels": 1024, "cmn_window": 10**6, "sr": 768000,
+                "classes": 100000}
+
+
+def _expected_arrays(config):
+    """name -> (shape, dtype) of every array a model of ``config`` holds (see ``state_dict``): a float
+    model's in its dtype; an int8 model's (``config["quantization"]``, :class:`minikws.compress.
+    Int8KWSModel`) int8 weight codes beside float32 scales, biases and normalisation."""
+    H, L, C = config["hidden_size"], config["num_layers"], len(config["classes"])
+    K = config["frontend"]["features"]["n_mfcc"]
+    f = np.dtype(config["dtype"])
+    if "quantization" not in config:
+        arrays = {}
+        for layer in range(L):
+            D = K if layer == 0 else H
+            arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), f), f"lstm.l{layer}.Wh": ((H, 4 * H), f),
+                           f"lstm.l{layer}.b": ((4 * H,), f)})
+        arrays.update({"fc.W": ((H, C), f), "fc.b": ((C,), f), "norm.mean": ((K,), f), "norm.std": ((K,), f)})
+        return arrays
+    i8, f32 = np.dtype(np.int8), np.dtype(np.float32)
+    arrays = {}
+    for layer in range(L):
+        D = K if layer == 0 else H
+        arrays.update({f"lstm.l{layer}.Wx": ((D, 4 * H), i8), f"lstm.l{layer}.Wx.scale": ((4 * H,), f32),
+                       f"lstm.l{layer}.Wh": ((H, 4 * H), i8), f"lstm.l{layer}.Wh.scale": ((4 * H,), f32),
+                       f"lstm.l{layer}.b": ((4 * H,), f32), f"lstm.l{layer}.in_scale": ((1,), f32),
+                       f"lstm.l{layer}.h_scale": ((1,), f32)})
+    arrays.update({"fc.W": ((H, C), i8), "fc.W.scale": ((C,), f32), "fc.b": ((C,), f32),
+                   "fc.in_scale": ((1,), f32), "norm.mean": ((K,), f32), "norm.std": ((K,), f32)})
+    return arrays
+
+
+def _check_model_config(config, state):
+    """Check a stored model's settings against sane bounds and against the stored arrays' shapes,
+    before anything is built: a file claiming hidden_size 100000 with arrays of 64 is refused at once,
+    without allocating the 74 GiB its model would need. Raises MinikwsError."""
+    frontend = config.get("frontend") if isinstance(config, dict) else None
+    if not (isinstance(frontend, dict) and isinstance(frontend.get("features"), dict)
+            and isinstance(config.get("classes"), list)):
+        return  # KWSModel.from_config names what is missing or malformed, before it builds anything
+    features = frontend["features"]
+    checks = [("hidden_size", config.get("hidden_size"), 1), ("num_layers", config.get("num_layers"), 1),
+              ("cmn_window", frontend.get("cmn_window"), 0), ("sr", frontend.get("sr"), 1000)]
+    checks += [(k, features.get(k), 1) for k in ("n_mfcc", "n_fft", "win_length", "hop_length", "n_mels")
+               if k in features or k == "n_mfcc"]
+    for key, value, low in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MODEL_LIMITS[key]:
+            raise MinikwsError(f"model settings: {key} = {value!r}, expected an integer in "
+                               f"[{low}, {MODEL_LIMITS[key]}]")
+    if len(config["classes"]) > MODEL_LIMITS["classes"]:
+        raise MinikwsError(f"model settings: {len(config['classes'])} classes, at most "
+                           f"{MODEL_LIMITS['classes']} are supported")
+    if config.get("dtype") not in ("float32", "float64"):
+        return  # from_config refuses it
+    if "quantization" in config and config["quantization"] != QUANTIZATION:
+        raise MinikwsError(f"model settings: quantization {config['quantization']!r} is not one minikws "
+                           f"writes ({QUANTIZATION})")
+    expected = _expected_arrays(config)
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        show = lambda names: names[:4] + (["..."] if len(names) > 4 else [])  # noqa: E731
+        raise MinikwsError(f"arrays do not match the settings (hidden_size {config['hidden_size']}, "
+                           f"num_layers {config['num_layers']}): missing {show(missing)}, "
+                           f"unexpected {show(extra)}")
+    for name, (shape, dtype) in expected.items():
+        a = state[name]
+        if a.shape != shape or a.dtype != dtype:
+            raise MinikwsError(f"array {name!r} has shape {a.shape} dtype {a.dtype}; the settings "
+                               f"(hidden_size {config['hidden_size']}, {len(config['classes'])} classes, "
+                               f"n_mfcc {features['n_mfcc']}) need {shape} {dtype}")
+
+
 def _model_from(path, config, state):
     try:
-        model = KWSModel.from_config(config)
+        _check_model_config(config, state)
+        cls = Int8KWSModel if isinstance(config, dict) and "quantization" in config else KWSModel
+        model = cls.from_config(config)
         model.load_state_dict(state)
     except MinikwsError as exc:
         raise _fail(path, str(exc)) from None
@@ -258,7 +327,15 @@ def _model_from(path, config, state):
 
 
 def load_model(path):
-    """Read a model file written by :func:`save_model` (or the best model of a checkpoint).
+    """Read a model file written by :func:`save_model`, or the best model of a checkpoint.
+
+    A checkpoint (:func:`save_checkpoint`, written by ``minikws train`` after every epoch) gives the
+    weights of its best validation epoch so far, or its latest weights when it has no validation
+    split: what ``minikws train`` would have saved had it not been interrupted.
+
+    The stored settings are checked against sane bounds and against the stored arrays' shapes before
+    any model is built, so a hostile file (a ``hidden_size`` of 100000 beside arrays of 64) is refused
+    at once.
 
     Returns
     -------
@@ -271,10 +348,11 @@ def load_model(path):
         describe a valid model.
     """
     path = os.fspath(path)
-    config, arrays = load_npz(path, kind="model")
+    config, arrays = load_npz(path, kind=("model", "checkpoint"))
     if not isinstance(config.get("model"), dict):
         raise _fail(path, "config has no model settings")
-    return _model_from(path, config["model"], _unprefixed("model", arrays))
+    prefix = "best" if config["kind"] == "checkpoint" and config.get("has_best") else "model"
+    return _model_from(path, config["model"], _unprefixed(prefix, arrays))
 
 
 class Checkpoint(NamedTuple):

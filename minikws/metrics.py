@@ -17,11 +17,11 @@ scikit-learn does with ``zero_division=0``. The *macro* average is the plain mea
 *weighted* average weights each class by its support (how many true examples it has).
 """
 import os
-import tempfile
 from typing import NamedTuple
 
 import numpy as np
 
+from minikws._fileio import atomic_write
 from minikws._validate import check_positive_int
 from minikws.errors import MinikwsError
 
@@ -246,18 +246,9 @@ def format_confusion_matrix(M, *, classes):
 
 
 def _save_figure(fig, path):
-    """Write a matplotlib figure as PNG through a temporary file in the same folder, then rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write a matplotlib figure as PNG atomically (:func:`minikws._fileio.atomic_write`)."""
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
 
 
 def _pyplot():

@@ -45,7 +45,41 @@ __all__ = [
     "default_feature_settings",
     "KWSCache",
     "KWSModel",
+    "last_valid_frame",
 ]
+
+
+def last_valid_frame(x, lengths):
+    r"""Each sequence's value at its last valid frame: ``x[lengths[b] - 1, b]`` for every b.
+
+    The model reads a clip's label at the clip's last frame, :math:`z_{\ell_b}` in :eq:`kws-model`;
+    the frames after it are padding.
+
+    Parameters
+    ----------
+    x : ndarray (T, B, ...)
+        Time-major values, e.g. hidden states (T, B, H) or per-frame logits (T, B, C).
+    lengths : ndarray of int (B,)
+        Valid frames per sequence, 1 <= lengths[b] <= T.
+
+    Returns
+    -------
+    ndarray (B, ...)
+
+    Notes
+    -----
+    A pure function of arrays (chapter 6's exercise ``06.last_frame_logits`` asks for it).
+    """
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise MinikwsError(f"x: expected shape (T, B, ...), got {x.shape}")
+    T, B = x.shape[:2]
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise MinikwsError(f"lengths: expected {B} integers, got {lengths.dtype} shape {lengths.shape}")
+    if B and (lengths.min() < 1 or lengths.max() > T):
+        raise MinikwsError(f"lengths: each must lie in [1, T={T}], got [{lengths.min()}, {lengths.max()}]")
+    return x[lengths - 1, np.arange(B)]
 
 
 class KWSCache(NamedTuple):
@@ -118,7 +152,8 @@ class KWSModel:
                                 cmn_window=DEFAULTS.cmn_window if cmn_window is None else cmn_window,
                                 dtype=self.dtype)
         elif not isinstance(frontend, FrontEnd):
-            raise MinikwsError(f"frontend: expected a minikws.frontend.FrontEnd, got {type(frontend).__name__}")
+            raise MinikwsError(
+                f"frontend: expected a minikws.frontend.FrontEnd, got {type(frontend).__name__}")
         elif sr is not None or features is not None or cmn_window is not None:
             raise MinikwsError("frontend: give either a FrontEnd or sr/features/cmn_window, not both")
         elif frontend.dtype != self.dtype:
@@ -363,7 +398,7 @@ class KWSModel:
             raise MinikwsError(f"lengths: each must lie in [1, T={T}], got [{lengths.min()}, {lengths.max()}]")
         # The LSTM is causal: running it past a clip's end cannot change h at the clip's last frame.
         h, _ = self._encode(x, None, train, rng)
-        h_last = h[lengths - 1, np.arange(B)]  # (B, H)
+        h_last = last_valid_frame(h, lengths)  # (B, H)
         logits, drop = self._head(h_last, train, rng)
         return logits, KWSCache(T, B, drop, lengths)
 

@@ -4,10 +4,11 @@ A keyword spotter listens continuously. Running the whole network again over a s
 redo the same steps many times; nothing needs that, because everything the pipeline remembers of the
 past is a small state: the front end's pending samples and running mean
 (:class:`minikws.frontend.FrontEndState`) and each LSTM layer's (h, c). A :class:`Stream` keeps them
-between calls, so that a clip's audio pushed in chunks of any size gives exactly the per-frame outputs
-of the clip path, :meth:`KWSModel.forward_frames <minikws.models.KWSModel.forward_frames>` on
-:meth:`KWSModel.featurize <minikws.models.KWSModel.featurize>` (equations lstm-gates, lstm-cell,
-lstm-hidden, step after step, then eq. :eq:`kws-model`).
+between calls, so that a clip's audio pushed in chunks of any size gives the per-frame outputs of
+the clip path, :meth:`KWSModel.forward_frames <minikws.models.KWSModel.forward_frames>` on
+:meth:`KWSModel.featurize <minikws.models.KWSModel.featurize>` (:eq:`lstm-gates`, :eq:`lstm-cell`,
+:eq:`lstm-hidden` step after step, then :eq:`kws-model`), to float rounding: the same arithmetic,
+in blocks of other sizes.
 
 With the compiled kernel each LSTM layer runs in C (``minikws._lstm_kernel.lstm_infer``: no cache is
 kept, since nothing will be back-propagated); without it the same arithmetic runs in NumPy through
@@ -56,7 +57,8 @@ class LinearHead:
 
 
 class StreamState(NamedTuple):
-    """A stream's state between chunks: the front end's, each LSTM layer's (h (1, H), c (1, H)), the head's."""
+    """A stream's state between chunks: the front end's, each LSTM layer's (h (1, H), c (1, H)) and
+    the head's."""
 
     frontend: object
     lstm: list
@@ -141,7 +143,7 @@ class Stream:
         return out
 
     def hidden(self, samples):
-        """Like :meth:`push`, but return the top layer's :math:`h_t` (F_new, H) instead of the head's output."""
+        """Like :meth:`push`, but return the top layer's :math:`h_t` (F_new, H), not the head's output."""
         frames, self._frontend = self.frontend.push(samples, self._frontend)
         return self._hidden(frames)
 

@@ -28,8 +28,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from minikws._fileio import check_output_file
 from minikws._validate import check_positive_int, check_real, check_seed
 from minikws.augment import augment_waveform, spec_augment
+from minikws.compress import MaskedOptimizer
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
 from minikws.io import load_checkpoint, save_checkpoint
@@ -47,6 +49,7 @@ __all__ = [
     "history_json",
     "train_on_dataset",
     "evaluate_on_dataset",
+    "fine_tune",
 ]
 
 
@@ -228,6 +231,9 @@ class Trainer:
         Show tqdm progress bars; default: only when stderr is a terminal.
     log : callable, optional
         Receives one line of text per epoch (default: print it to stderr).
+    run_info : dict, optional
+        JSON settings stored in the checkpoint beside the trainer's own (the command line keeps where
+        the data came from there, so that ``--resume`` needs no other flag); not compared on resume.
 
     Attributes
     ----------
@@ -238,12 +244,14 @@ class Trainer:
         1-based epoch of the best validation accuracy.
     """
 
-    def __init__(self, model, config=None, *, checkpoint=None, progress=None, log=None):
+    def __init__(self, model, config=None, *, checkpoint=None, progress=None, log=None, run_info=None):
         self.model = model
         self.config = TrainConfig() if config is None else config
         if not isinstance(self.config, TrainConfig):
             raise MinikwsError(f"config: expected a TrainConfig, got {type(self.config).__name__}")
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        if self.checkpoint is not None:  # now, not after the first epoch
+            check_output_file(self.checkpoint, name=f"checkpoint {self.checkpoint}")
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.log = log if log is not None else (lambda line: print(line, file=sys.stderr, flush=True))
         self.optimizer = AdamW(model.params, lr=self.config.lr, weight_decay=self.config.weight_decay)
@@ -252,6 +260,7 @@ class Trainer:
         self.best_epoch = None
         self.best_state = None
         self.step = 0
+        self.run_info = dict(run_info or {})
 
     # --------------------------------------------------------------------------------- schedule
     def _steps_per_epoch(self, n):
@@ -344,7 +353,7 @@ class Trainer:
         return {"config": self.config.to_dict(), "data": _fingerprint(feats, labels)}
 
     def _save_checkpoint(self, epoch, record):
-        record = {**record, "best_epoch": self.best_epoch}
+        record = {**record, "best_epoch": self.best_epoch, "run": self.run_info}
         save_checkpoint(self.checkpoint, model=self.model, optimizer_state=self.optimizer.state_dict(),
                         epoch=epoch, history=self.history, trainer=record, best_state=self.best_state)
 
@@ -354,7 +363,15 @@ class Trainer:
             raise MinikwsError(f"{os.fspath(path)}: checkpoint is of a model with other settings "
                                f"({ck.model.get_config()}); use the same --hidden/--layers/"
                                "--cmn-window/data")
-        old = {k: v for k, v in ck.trainer.items() if k != "best_epoch"}
+        old = {k: v for k, v in ck.trainer.items() if k not in ("best_epoch", "run")}
+        epochs = record["config"].get("epochs")
+        if isinstance(old.get("config"), dict) and "epochs" in old["config"]:
+            # More epochs than the interrupted run planned extend it (the cosine schedule is stretched
+            # to the new end); fewer than it has completed cannot be.
+            if epochs < ck.epoch:
+                raise MinikwsError(f"{os.fspath(path)}: checkpoint has completed {ck.epoch} epochs; "
+                                   f"epochs {epochs} must be at least that")
+            old = {**old, "config": {**old["config"], "epochs": epochs}}
         if old != record:
             diff = sorted(k for k in set(old.get("config", {})) | set(record["config"])
                           if old.get("config", {}).get(k) != record["config"].get(k))
@@ -373,7 +390,7 @@ class Trainer:
         return p > 0 and self.best_epoch is not None and epoch_done - self.best_epoch >= p
 
     def fit(self, train_feats, train_labels, val_feats=None, val_labels=None, *, resume=None,
-            augment=None):
+            augment=None, normalize=True):
         """Train, evaluating on the validation clips after every epoch; restore the best weights.
 
         Parameters
@@ -386,10 +403,15 @@ class Trainer:
             The validation split (early stopping and best-epoch selection); without it the last epoch
             is kept.
         resume : str or os.PathLike, optional
-            A checkpoint of this run to continue from.
+            A checkpoint of this run to continue from. Every setting must be the checkpoint's, except
+            ``config.epochs``, which may be larger than the run planned: the cosine schedule is then
+            stretched to the new last step.
         augment : callable, optional
             ``augment(rng) -> list of ndarray (F_n, K)``: fresh features of the training clips (same
             order and labels), called at the start of every epoch with that epoch's generator.
+        normalize : bool
+            Measure the model's normalisation statistics on ``train_feats`` first (default). Fine-tuning
+            a trained (e.g. pruned) model passes False, so that its weights keep the inputs they learnt.
 
         Returns
         -------
@@ -406,8 +428,11 @@ class Trainer:
         start = 0
         if resume is not None:
             start = self._resume(resume, record)
-        else:
+        elif normalize:
             self.model.fit_normalization(train_feats)
+            if self.checkpoint and os.path.exists(self.checkpoint):
+                self.log(f"note: {self.checkpoint} exists; this fresh run replaces it with its own "
+                         f"checkpoints (resume={self.checkpoint!r} would continue it instead)")
         if start > 0 and self._should_stop(start):
             start = self.config.epochs  # the interrupted run had already stopped early
         for epoch in range(start, self.config.epochs):
@@ -459,8 +484,9 @@ def _split(dataset, subset):
 
 
 def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DEFAULTS.num_layers,
-                     dropout=DEFAULTS.dropout, features=None, cmn_window=DEFAULTS.cmn_window, config=None, checkpoint=None, resume=None, progress=None, log=None,
-                     dtype=np.float32, backend="auto"):
+                     dropout=DEFAULTS.dropout, features=None, cmn_window=DEFAULTS.cmn_window, config=None,
+                     checkpoint=None, resume=None, progress=None, log=None, dtype=np.float32,
+                     backend="auto", run_info=None):
     """Build a :class:`~minikws.models.KWSModel` for a data set and train it on its splits.
 
     Parameters
@@ -471,7 +497,7 @@ def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DE
         The model's settings (see :class:`~minikws.models.KWSModel`); ``features`` defaults to
         :func:`~minikws.frontend.default_feature_settings` at the data set's sample rate.
     config : TrainConfig, optional
-    checkpoint, resume, progress, log
+    checkpoint, resume, progress, log, run_info
         As :class:`Trainer` and :meth:`Trainer.fit`.
 
     Returns
@@ -499,11 +525,18 @@ def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DE
     if config.wave_augment:
         noises = [np.asarray(v, dtype=np.float32) for _, v in sorted(dataset.noise.items())]
 
-        def augment(rng):
-            clips = [augment_waveform(y, rng, sr=dataset.sr, noises=noises) for y in train.audio]
-            return featurize_dataset(model, clips, sr=dataset.sr)
+        def augment(rng):  # before every epoch: a bar, so that the pause before the epoch's bar shows
+            bar = _progress_bar(total=len(train.audio), enabled=show, desc="augment")
+            clips = []
+            try:
+                for y in train.audio:
+                    clips.append(augment_waveform(y, rng, sr=dataset.sr, noises=noises))
+                    bar.update(1)
+            finally:
+                bar.close()
+            return featurize_dataset(model, clips, sr=dataset.sr, progress=show, desc="features")
 
-    trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log)
+    trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log, run_info=run_info)
     trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None, resume=resume,
                 augment=augment)
     return model, trainer
@@ -535,3 +568,27 @@ def evaluate_on_dataset(model, dataset, *, subset="test", batch_size=128):
     probs = model.predict_proba_features(feats, batch_size=batch_size)
     y_pred = np.argmax(probs, axis=1).astype(np.int64)
     return classification_metrics(y_true, y_pred, classes=model.classes), y_true, y_pred
+
+
+def fine_tune(model, dataset, *, epochs, lr=2e-3, masks=None, seed=0, progress=None, log=None):
+    """Retrain a pruned model on a data set's training split, its pruned weights held at zero.
+
+    The trainer is :class:`Trainer` with AdamW, warm-up and cosine decay as in training,
+    SpecAugment on, the model's normalisation statistics kept (its weights learnt them), and the
+    optimizer wrapped in :class:`minikws.compress.MaskedOptimizer` when ``masks`` are given. The best validation epoch's
+    weights are kept.
+
+    Returns
+    -------
+    minikws.train.Trainer
+        Holds the fine-tuning history.
+    """
+    train, val = dataset.select("train"), dataset.select("validation")
+    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr)
+    fval = featurize_dataset(model, val.audio, sr=dataset.sr) if len(val.audio) else None
+    config = TrainConfig(epochs=epochs, lr=lr, wave_augment=False, patience=0, seed=seed)
+    trainer = Trainer(model, config, progress=progress, log=log)
+    if masks is not None:
+        trainer.optimizer = MaskedOptimizer(trainer.optimizer, masks)
+    trainer.fit(ftrain, train.labels, fval, val.labels if fval is not None else None, normalize=False)
+    return trainer

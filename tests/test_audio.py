@@ -231,3 +231,45 @@ def test_header_claiming_gigabytes_allocates_nothing_large(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in BROKEN if BROKEN[k][0] is not None))
+def test_decode_wav_refuses_the_same_broken_contents(kind):
+    content, words = BROKEN[kind]
+    with pytest.raises(AudioError) as info:
+        audio.decode_wav(content, name="upload")
+    message = str(info.value)
+    assert message.startswith("upload: ") and words in message and "\n" not in message
+
+
+def test_decode_wav_reads_what_load_wav_reads(tmp_path, rng):
+    stereo = rng.uniform(-1, 1, (2, 300)).astype(np.float32)
+    path = str(tmp_path / "s.wav")
+    audio.save_wav(path, stereo, 22050)
+    content = open(path, "rb").read()
+    for kwargs in ({}, {"mono": False}, {"sr": 16000}):
+        y_file, sr_file = audio.load_wav(path, **kwargs)
+        y_mem, sr_mem = audio.decode_wav(content, **kwargs)
+        assert sr_mem == sr_file and y_mem.dtype == np.float32
+        np.testing.assert_array_equal(y_mem, y_file)
+    with pytest.raises(MinikwsError, match="data: expected the bytes"):
+        audio.decode_wav(path)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("up,down", [(320, 441), (2, 1), (20, 23), (1, 3)])
+def test_resample_ratio_is_resample_polys_default_filter_designed_once(dtype, up, down):
+    """The one polyphase resampler (sample rates, tape speed, the synthesized set) is
+    scipy.signal.resample_poly with its own default Kaiser filter, bit for bit, in the input's dtype."""
+    from scipy.signal import resample_poly
+
+    from minikws.audio import resample_ratio
+    from minikws.augment import speed_perturb
+
+    y = np.random.default_rng(up).standard_normal(3000).astype(dtype)
+    got = resample_ratio(y, up, down)
+    assert got.dtype == dtype and len(got) == -(-3000 * up // down)
+    np.testing.assert_array_equal(got, resample_poly(y, up, down))
+    np.testing.assert_array_equal(resample_ratio(y, 2 * up, 2 * down), got)  # the ratio, not the terms
+    np.testing.assert_array_equal(speed_perturb(y, down / up, max_denominator=1000), got)
+    assert resample_ratio(y, 5, 5) is not y and np.array_equal(resample_ratio(y, 5, 5), y)

@@ -1,4 +1,5 @@
-"""minikws.augment: known answers for noise at an SNR, shifts, gain, speed and SpecAugment masks."""
+"""minikws.augment: known answers for noise at an SNR, shifts, gain, speed, SpecAugment masks and the
+training perturbation augment_waveform."""
 import numpy as np
 import pytest
 
@@ -162,3 +163,27 @@ def test_spec_augment_bad_arguments(rng):
         augment.spec_augment(np.ones((5, 3)), rng=rng, num_time_masks=-1)
     with pytest.raises(MinikwsError, match="rng"):
         augment.spec_augment(np.ones((5, 3)), rng=1)
+
+
+def test_augment_waveform_keeps_length_is_seeded_and_changes_speed():
+    sr = 8000
+    t = np.arange(sr) / sr
+    y = (0.5 * np.sin(2 * np.pi * 400 * t) * np.hanning(sr)).astype(np.float32)
+    a = augment.augment_waveform(y, np.random.default_rng(3), sr=sr)
+    b = augment.augment_waveform(y, np.random.default_rng(3), sr=sr)
+    c = augment.augment_waveform(y, np.random.default_rng(4), sr=sr)
+    assert a.shape == y.shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    # a forced speed of 1.15 moves the tone to 460 Hz
+    fast = augment.augment_waveform(y, np.random.default_rng(0), sr=sr, speed=(1.15, 1.15), p_speed=1.0,
+                                    max_shift_s=0.0, gain_db=0.0)
+    peak = np.fft.rfftfreq(sr, 1 / sr)[np.argmax(np.abs(np.fft.rfft(fast)))]
+    assert abs(peak - 460) <= 2
+    # noise is mixed in only from the recordings given, at an SNR inside the range
+    noise = np.random.default_rng(9).standard_normal(3 * sr).astype(np.float32)
+    noisy = augment.augment_waveform(y, np.random.default_rng(1), sr=sr, noises=[noise], p_noise=1.0,
+                                     p_speed=0.0, max_shift_s=0.0, gain_db=0.0, snr_db=(10.0, 10.0))
+    residual = noisy.astype(np.float64) - y
+    snr = 10 * np.log10(np.sum(y.astype(np.float64) ** 2) / np.sum(residual ** 2))
+    assert abs(snr - 10.0) < 0.05

@@ -84,3 +84,42 @@ def test_every_layer_passes():
     assert worst["rel_error"] <= 1e-7 < THRESHOLD, worst
     assert all(row["passed"] for row in rows)
     assert check_layers(seed=0) == rows  # deterministic
+
+
+def test_check_explains_how_to_check_a_pair_of_minikws_nn():
+    """gradcheck.check(nn.lstm_forward, nn.lstm_backward, ...) was a bare 'too many values to unpack'."""
+    from minikws import nn
+
+    rng = np.random.default_rng(0)
+    inputs = {"x": rng.standard_normal((3, 2, 4)), "h0": None, "c0": None,
+              "Wx": rng.standard_normal((4, 8)), "Wh": rng.standard_normal((2, 8)), "b": np.zeros(8)}
+    with pytest.raises(MinikwsError, match=r"forward_fn: expected it to return \(out, cache\), got 3 "
+                                           r"value\(s\); wrap .*h, _, cache = nn.lstm_forward"):
+        check(nn.lstm_forward, nn.lstm_backward, inputs)
+
+    def forward(**kw):
+        h, _, cache = nn.lstm_forward(**kw)
+        return h, cache
+
+    with pytest.raises(MinikwsError, match=r"backward_fn: expected it to return a dict .* got tuple"):
+        check(forward, nn.lstm_backward, inputs)
+
+
+def test_check_refuses_float32_inputs_by_name():
+    x = np.ones((3, 2), dtype=np.float32)
+    with pytest.raises(MinikwsError, match=r"^inputs\['x'\]: gradient checks need float64, got float32"):
+        check(lambda x: (np.tanh(x), x), lambda d, c: {"x": d}, {"x": x})
+
+
+def test_check_docstring_example_runs():
+    import doctest
+
+    from minikws import gradcheck
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner()
+    tests = [t for t in finder.find(gradcheck) if t.name.endswith(".check") and t.examples]
+    assert tests, "gradcheck.check lost its example"
+    for t in tests:
+        runner.run(t)
+    assert runner.summarize(verbose=False).failed == 0

@@ -3,8 +3,9 @@
 Each subcommand lives in a module of its own in this package, with two functions:
 ``add_parser(subparsers)`` declares its arguments and ``run(args) -> int`` does the work by calling the
 library. A mistake of the user's (a missing file, a bad model, a wrong option value) is raised as
-``MinikwsError`` (or ``FileNotFoundError``/``OSError`` for paths) and printed here as one line on stderr
-with exit status 2; no traceback is shown for it.
+``MinikwsError`` (or an ``OSError`` for a path) and printed here as one line on stderr with exit status
+2; no traceback is shown for it. Commands check every argument and output path before any work starts
+(:mod:`minikws.cli._args`).
 """
 import argparse
 import importlib
@@ -24,7 +25,11 @@ COMMANDS = {
     "evaluate": ("minikws.cli.evaluate", "Score a trained model on the test split of a folder of recordings."),
     "predict": ("minikws.cli.predict", "Print the most probable label of each WAV file."),
     "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
+    "serve": ("minikws.cli.serve", "Serve a model over HTTP and WebSocket, with a page that listens to the microphone."),
     "mfcc": ("minikws.cli.mfcc", "Print a WAV file's MFCC shape, rate and duration; plot them with --plot."),
+    "compress": ("minikws.cli.compress", "Prune and/or quantize a trained model to int8; fine-tune; report the cost."),
+    "export": ("minikws.cli.export", "Write a trained model as an ONNX graph, with its feature settings as JSON."),
+    "exercises": ("minikws.cli.exercises", "List the tutorials' exercises, or grade submitted notebooks."),
 }
 
 
@@ -52,14 +57,21 @@ def main(argv=None):
     except MinikwsError as exc:
         print(f"minikws {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"minikws {args.command}: error: {exc.strerror}{where}", file=sys.stderr)
-        return 2
     except BrokenPipeError:
         # `minikws ... | head` closed our stdout: not an error of the user's. Point stdout at devnull so
         # that the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        # A path the user gave: missing, a folder, no permission, a full disk. Files minikws writes
+        # report through _fileio.WriteError (a MinikwsError, above) naming the destination.
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        print(f"minikws {args.command}: error: {where}{reason}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"minikws {args.command}: error: out of memory (try a smaller --hidden, --batch-size or "
+              f"data set)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"minikws {args.command}: interrupted", file=sys.stderr)

@@ -6,9 +6,11 @@ def add_parser(p):
     p.add_argument("--json", action="store_true",
                    help="end with one JSON line: accuracy, seconds, per-class metrics")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the training (default: 0)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the demo's)")
-    p.add_argument("--hidden", type=int, default=None, help="LSTM hidden units (default: the demo's)")
-    p.add_argument("--per-word", type=int, default=None, help="clips per word to synthesize")
+    p.add_argument("--epochs", type=int, default=None, help=f"maximum epochs (default: {DEMO['epochs']})")
+    p.add_argument("--hidden", type=int, default=None,
+                   help=f"LSTM hidden units per layer (default: {DEMO['hidden']}, {DEMO['layers']} layers)")
+    p.add_argument("--per-word", type=int, default=None,
+                   help="clips per word to synthesize (default: 500, at least 6)")
     p.add_argument("--out", metavar="MODEL.npz", help="also save the trained model")
     p.add_argument("--plots", metavar="DIR", help="write training curves and confusion matrix PNGs here")
     p.add_argument("--backend", choices=("auto", "numpy", "cython"), default="auto",
@@ -30,14 +32,17 @@ def run(args):
     import time
 
     from minikws import datasets, io
-    from minikws._validate import check_positive_int
-    from minikws.cli.train import report
+    from minikws.cli.train import check_common, report
     from minikws.train import TrainConfig, train_on_dataset
 
     t0 = time.perf_counter()
-    hidden = check_positive_int("--hidden", args.hidden if args.hidden is not None else DEMO["hidden"])
-    epochs = check_positive_int("--epochs", args.epochs if args.epochs is not None else DEMO["epochs"])
-    kw = {} if args.per_word is None else {"per_word": check_positive_int("--per-word", args.per_word)}
+    args.hidden = DEMO["hidden"] if args.hidden is None else args.hidden
+    args.layers = DEMO["layers"]
+    args.epochs = DEMO["epochs"] if args.epochs is None else args.epochs
+    check_common(args, batch_size=DEMO["batch_size"])  # every flag and path before the 3 minutes of work
+    hidden, epochs = args.hidden, args.epochs
+    kw = {} if args.per_word is None else {"per_word": args.per_word}
+    print("synthesizing the command set with espeak-ng ...", file=sys.stderr, flush=True)
     dataset = datasets.synthesize_commands(seed=args.seed, **kw)
     t_data = time.perf_counter() - t0
     counts = {s: int((dataset.subset == s).sum()) for s in ("train", "validation", "test")}

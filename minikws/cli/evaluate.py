@@ -4,7 +4,8 @@
 def add_parser(p):
     from minikws.cli.train import add_data_arguments
 
-    p.add_argument("--model", metavar="MODEL.npz", required=True, help="a model written by minikws train")
+    p.add_argument("--model", metavar="MODEL.npz", required=True,
+                   help="a model written by minikws train (or a checkpoint: its best model)")
     add_data_arguments(p, required=True)
     p.add_argument("--subset", choices=("test", "validation", "train"), default="test",
                    help="which split to score (default: test)")
@@ -19,10 +20,15 @@ def run(args):
     import time
 
     from minikws import io, metrics
+    from minikws.cli import _args
     from minikws.cli.train import load_data
+    from minikws.errors import MinikwsError
     from minikws.train import evaluate_on_dataset
 
     t0 = time.perf_counter()
+    if not os.path.isdir(args.data):
+        raise MinikwsError(f"--data {args.data}: no such folder")
+    _args.output_folder("--plots", args.plots)  # before the evaluation, not after it
     model = io.load_model(args.model)
     dataset = load_data(args.data, args.dataset)
     result, y_true, y_pred = evaluate_on_dataset(model, dataset, subset=args.subset)

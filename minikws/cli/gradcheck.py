@@ -14,8 +14,10 @@ def add_parser(p):
 def run(args):
     import json
 
+    from minikws.cli import _args
     from minikws.gradcheck import THRESHOLD, check_layers
 
+    _args.seed("--seed", args.seed)
     rows = check_layers(seed=args.seed)
     passed = all(row["passed"] for row in rows)
     if args.json:

@@ -1,12 +1,17 @@
 """minikws mfcc: print a WAV file's MFCC shape, sample rate and duration; optionally plot them.
 
 The features are the ones a model at that sample rate reads by default: the keywords of
-:func:`minikws.models.default_feature_settings` passed to :func:`minikws.features.mfcc`.
+:func:`minikws.models.default_feature_settings` (25 ms windows every 20 ms) passed to
+:func:`minikws.features.mfcc`, whose own default hop is librosa's 10 ms: the same clip gives 51 frames
+here and 101 from ``features.mfcc(y, sr=16000)``, as ``--help`` says.
 """
 
 
 def add_parser(p):
-    p.add_argument("file", metavar="FILE.wav", help="the WAV file to analyse")
+    p.epilog = ("The features are the model's: 25 ms windows every 20 ms (minikws.models."
+                "default_feature_settings). minikws.features.mfcc called with its own defaults uses "
+                "librosa's 10 ms hop (160 samples at 16 kHz) and gives about twice as many frames.")
+    p.add_argument("file", metavar="FILE.wav", help="the WAV file to analyse (/dev/stdin reads a pipe)")
     p.add_argument("--plot", metavar="OUT.png", default=None,
                    help="draw the waveform, mel spectrogram (dB) and MFCC to this PNG file")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -20,9 +25,11 @@ def run(args):
 
     from minikws import audio, features
     from minikws._validate import check_positive_int
+    from minikws.cli import _args
     from minikws.models import default_feature_settings
 
     sr = None if args.sr is None else check_positive_int("--sr", args.sr, minimum=1000)
+    _args.output_file("--plot", args.plot)
     y, sr = audio.load_wav(args.file, sr=sr)
     settings = default_feature_settings(sr)
     C = features.mfcc(y, sr=sr, **settings)
@@ -43,7 +50,8 @@ def run(args):
         F, K = C.shape
         print(f"{args.file}: {sr} Hz, {y.size / sr:.3f} s ({y.size} samples); MFCC shape ({F}, {K}): "
               f"{F} frames x {K} coefficients ({settings['win_length']}-sample windows every "
-              f"{settings['hop_length']} samples, {settings['n_mels']} mel bands)")
+              f"{settings['hop_length']} samples = {1000 * settings['hop_length'] / sr:g} ms, the "
+              f"model's hop; {settings['n_mels']} mel bands)")
         if args.plot:
             print(f"wrote {args.plot}")
     return 0
@@ -52,9 +60,6 @@ def run(args):
 def _plot(path, y, sr, C, settings, title):
     """Three panels sharing a time axis in seconds: waveform, mel spectrogram in dB (Hz on a mel
     scale), MFCC. Written atomically."""
-    import os
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,6 +67,7 @@ def _plot(path, y, sr, C, settings, title):
     import numpy as np
 
     from minikws import features
+    from minikws._fileio import atomic_write
 
     mel_keys = ("n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
     E = features.melspectrogram(y, sr=sr, **{k: settings[k] for k in mel_keys})
@@ -99,16 +105,8 @@ def _plot(path, y, sr, C, settings, title):
     fig.colorbar(im, ax=ax, label="value")
     axes[0].set_xlim(t_edges[0], max(t_edges[-1], y.size / sr))
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, name=f"--plot {path}") as f:
             fig.savefig(f, format="png", dpi=110)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     finally:
         plt.close(fig)

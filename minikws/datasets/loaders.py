@@ -24,6 +24,7 @@ import re
 
 import numpy as np
 
+from minikws._fileio import atomic_folder, atomic_write
 from minikws._validate import check_positive_int
 from minikws.datasets.core import Dataset
 from minikws.errors import MinikwsError
@@ -198,7 +199,10 @@ def save_speech_commands(dataset, root):
 
     ``root/<class>/<name>.wav`` for every clip (16-bit PCM; the name is ``dataset.files``' base name),
     ``validation_list.txt`` and ``testing_list.txt`` listing the held-out clips, and
-    ``_background_noise_/<name>.wav`` for each of ``dataset.noise``. ``root`` must be empty or new.
+    ``_background_noise_/<name>.wav`` for each of ``dataset.noise``. ``root`` must be empty or new, and
+    its parent must exist. The set is written into a temporary folder beside ``root`` that is renamed
+    to ``root`` at the end (:func:`minikws._fileio.atomic_folder`): an interrupted write leaves no
+    partial set that a later ``train`` could take for a whole one.
 
     Returns
     -------
@@ -208,33 +212,28 @@ def save_speech_commands(dataset, root):
     from minikws.audio import save_wav
 
     root = os.fspath(root)
-    if os.path.exists(root) and (not os.path.isdir(root) or os.listdir(root)):
-        raise MinikwsError(f"{root}: exists and is not an empty folder; choose a new one")
     names = [f"{dataset.classes[k]}/{os.path.basename(f)}" for k, f in zip(dataset.labels, dataset.files)]
     if len(set(names)) != len(names):
         raise MinikwsError("dataset.files: two clips of one class share a file name")
-    for c in dataset.classes:
-        os.makedirs(os.path.join(root, c), exist_ok=True)
-    for name, y in zip(names, dataset.audio):
-        save_wav(os.path.join(root, name), np.asarray(y, dtype=np.float32), int(dataset.sr))
-    if dataset.noise:
-        os.makedirs(os.path.join(root, BACKGROUND), exist_ok=True)
-        for name, y in dataset.noise.items():
-            save_wav(os.path.join(root, BACKGROUND, f"{name}.wav"), np.asarray(y, dtype=np.float32),
-                     int(dataset.sr))
-    for subset, list_name in LIST_FILES.items():
-        listed = [n for n, s in zip(names, dataset.subset) if s == subset]
-        _write_text(os.path.join(root, list_name), "".join(n + "\n" for n in listed))
+    with atomic_folder(root) as tmp:
+        for c in dataset.classes:
+            os.makedirs(os.path.join(tmp, c), exist_ok=True)
+        for name, y in zip(names, dataset.audio):
+            save_wav(os.path.join(tmp, name), np.asarray(y, dtype=np.float32), int(dataset.sr))
+        if dataset.noise:
+            os.makedirs(os.path.join(tmp, BACKGROUND), exist_ok=True)
+            for name, y in dataset.noise.items():
+                save_wav(os.path.join(tmp, BACKGROUND, f"{name}.wav"), np.asarray(y, dtype=np.float32),
+                         int(dataset.sr))
+        for subset, list_name in LIST_FILES.items():
+            listed = [n for n, s in zip(names, dataset.subset) if s == subset]
+            _write_text(os.path.join(tmp, list_name), "".join(n + "\n" for n in listed))
     return len(names)
 
 
 def _write_text(path, text):
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(path, "w") as f:
         f.write(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------------------ helpers

@@ -22,11 +22,11 @@ espeak-ng is deterministic, so the same arguments give bit-identical arrays.
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
 
-from minikws._validate import check_positive_int
+from minikws._fileio import atomic_write
+from minikws._validate import check_positive_int, check_seed
 from minikws.audio import resample
 from minikws.augment import add_noise, speed_perturb
 from minikws.datasets.core import Dataset
@@ -114,6 +114,7 @@ def synthesize_commands(*, words=None, per_word=500, seed=0, sr=16000, unknown_w
     unknown = tuple(w for w in _check_words("unknown_words", unknown_words, empty=True)
                     if w not in words)
     per_word = check_positive_int("per_word", per_word)
+    seed = check_seed("seed", seed)
     sr = check_positive_int("sr", sr, minimum=1000)
     if not (np.isfinite(duration) and 0.1 <= duration <= 10.0):
         raise MinikwsError(f"duration: expected 0.1..10 seconds, got {duration!r}")
@@ -319,11 +320,9 @@ def _write_cache(path, digest, utterances):
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         offsets = np.concatenate([[0], np.cumsum([len(u) for u in utterances])]).astype(np.int64)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(path))
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path) as fh:
             np.savez(fh, digest=np.array(digest), samples=np.concatenate(utterances), offsets=offsets)
-        os.replace(tmp, path)
-    except OSError:
+    except (OSError, MinikwsError):
         pass
 
 

@@ -23,7 +23,10 @@ __all__ = [
     "LSTMCache",
     "sigmoid",
     "lstm_step_forward",
+    "lstm_preactivations",
+    "lstm_gates",
     "lstm_step_backward",
+    "lstm_gate_grads",
     "lstm_forward",
     "lstm_backward",
 ]
@@ -166,15 +169,73 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     c_prev = _check_state("c_prev", c_prev, B, H, x.dtype)
     check_same_dtype(x=x, h_prev=h_prev, c_prev=c_prev, Wx=Wx, Wh=Wh, b=b)
 
-    a = x @ Wx + h_prev @ Wh + b  # (lstm-gates)
-    i_t = sigmoid(a[:, 0 * H:1 * H])
-    f_t = sigmoid(a[:, 1 * H:2 * H])
-    g_t = np.tanh(a[:, 2 * H:3 * H])
-    o_t = sigmoid(a[:, 3 * H:4 * H])
+    a = lstm_preactivations(x, h_prev, Wx, Wh, b)  # [lstm-gates]
+    i_t, f_t, g_t, o_t = lstm_gates(a)
     c_t = f_t * c_prev + i_t * g_t  # (lstm-cell)
     h_t = o_t * np.tanh(c_t)  # (lstm-hidden)
     gates = np.concatenate([i_t, f_t, g_t, o_t], axis=1)
     return h_t, c_t, LSTMStepCache(x, h_prev, c_prev, Wx, Wh, c_t, gates)
+
+
+def lstm_preactivations(x, h_prev, Wx, Wh, b):
+    r"""The pre-activations of all four gates of one step, in one product each for x and h.
+
+    Parameters
+    ----------
+    x : ndarray (B, D)
+        x_t.
+    h_prev : ndarray (B, H)
+        h_{t-1}.
+    Wx : ndarray (D, 4H)
+    Wh : ndarray (H, 4H)
+    b : ndarray (4H,)
+        Gate blocks [i, f, g, o].
+
+    Returns
+    -------
+    a : ndarray (B, 4H)
+        :math:`a_t = x_t W_x + h_{t-1} W_h + b`, blocks [a_i, a_f, a_g, a_o] (:eq:`lstm-gates`).
+
+    Notes
+    -----
+    The four gates' weights sit side by side in (D, 4H) and (H, 4H) matrices, so one matrix product
+    gives all four gates instead of four products of width H. A pure function of arrays (chapter 7's
+    exercise ``07.fused_gate_preactivations`` asks for it).
+    """
+    check_float_array("x", x, ndim=2)
+    B, D = x.shape
+    H = _check_weights(Wx, Wh, b, D)
+    check_float_array("h_prev", h_prev, ndim=2)
+    check_shape("h_prev", h_prev, (B, H), "(B, H)")
+    check_same_dtype(x=x, h_prev=h_prev, Wx=Wx, Wh=Wh, b=b)
+    return x @ Wx + h_prev @ Wh + b  # [lstm-gates]
+
+
+def lstm_gates(a):
+    r"""Split the pre-activations into the four gates and apply their nonlinearities.
+
+    Parameters
+    ----------
+    a : ndarray (B, 4H)
+        Pre-activations, blocks [a_i, a_f, a_g, a_o] (:func:`lstm_preactivations`).
+
+    Returns
+    -------
+    i, f, g, o : ndarray (B, H) each
+        :math:`i_t = \sigma(a_i),\ f_t = \sigma(a_f),\ g_t = \tanh(a_g),\ o_t = \sigma(a_o)`
+        (:eq:`lstm-gates`, with the sigmoid of :eq:`sigmoid-tanh`).
+
+    Notes
+    -----
+    A pure function of arrays (chapter 2's exercise ``02.gates`` asks for it).
+    """
+    check_float_array("a", a, ndim=2)
+    H4 = a.shape[1]
+    if H4 == 0 or H4 % 4:
+        raise MinikwsError(f"a: expected shape (B, 4H), got {a.shape}")
+    H = H4 // 4
+    return (sigmoid(a[:, 0 * H:1 * H]), sigmoid(a[:, 1 * H:2 * H]), np.tanh(a[:, 2 * H:3 * H]),
+            sigmoid(a[:, 3 * H:4 * H]))
 
 
 def lstm_step_backward(dh, dc, cache):
@@ -237,25 +298,68 @@ def lstm_step_backward(dh, dc, cache):
     check_shape("dc", dc, (B, H), "(B, H)")
     check_same_dtype(dh=dh, dc=dc, x=x)
 
+    da, dc_prev = lstm_gate_grads(dh, dc, c_prev, c_t, gates)  # [lstm-bptt-c], [lstm-bptt-gates]
+    dx = da @ Wx.T  # (lstm-bptt-h)
+    dh_prev = da @ Wh.T
+    dWx = x.T @ da  # (lstm-bptt-params)
+    dWh = h_prev.T @ da
+    db = da.sum(axis=0)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+def lstm_gate_grads(dh, dc, c_prev, c, gates):
+    r"""The gradients of one step's gate pre-activations and of c_{t-1}: the core of BPTT.
+
+    Parameters
+    ----------
+    dh : ndarray (B, H)
+        Gradient of the loss with respect to h_t.
+    dc : ndarray (B, H)
+        Gradient with respect to c_t arriving from step t+1 (zeros at the last step).
+    c_prev : ndarray (B, H)
+        c_{t-1}.
+    c : ndarray (B, H)
+        c_t.
+    gates : ndarray (B, 4H)
+        The activated gates [i, f, g, o] of the step (``LSTMStepCache.gates``).
+
+    Returns
+    -------
+    da : ndarray (B, 4H)
+        Gradient with respect to the pre-activations a_t, blocks [i, f, g, o] :eq:`lstm-bptt-gates`.
+    dc_prev : ndarray (B, H)
+        Gradient with respect to c_{t-1} :eq:`lstm-bptt-c`.
+
+    Notes
+    -----
+    Equations :eq:`lstm-bptt-c` and :eq:`lstm-bptt-gates`; :func:`lstm_step_backward` applies
+    :eq:`lstm-bptt-h` and :eq:`lstm-bptt-params` to ``da``. A pure function of arrays (chapter 3's
+    exercise ``03.gate_grads`` asks for it).
+    """
+    check_float_array("gates", gates, ndim=2)
+    B, H4 = gates.shape
+    if H4 == 0 or H4 % 4:
+        raise MinikwsError(f"gates: expected shape (B, 4H), got {gates.shape}")
+    H = H4 // 4
+    for name, a in (("dh", dh), ("dc", dc), ("c_prev", c_prev), ("c", c)):
+        check_float_array(name, a, ndim=2)
+        check_shape(name, a, (B, H), "(B, H)")
+    check_same_dtype(dh=dh, dc=dc, c_prev=c_prev, c=c, gates=gates)
+
     i_t, f_t, g_t, o_t = (gates[:, k * H:(k + 1) * H] for k in range(4))
-    tanh_c = np.tanh(c_t)
-    dc_t = dc + dh * o_t * (1 - tanh_c**2)  # (lstm-bptt-c)
+    tanh_c = np.tanh(c)
+    dc_t = dc + dh * o_t * (1 - tanh_c**2)  # [lstm-bptt-c]
     da = np.concatenate(
         [
-            dc_t * g_t * i_t * (1 - i_t),  # (lstm-bptt-gates)
+            dc_t * g_t * i_t * (1 - i_t),  # [lstm-bptt-gates]
             dc_t * c_prev * f_t * (1 - f_t),
             dc_t * i_t * (1 - g_t**2),
             dh * tanh_c * o_t * (1 - o_t),
         ],
         axis=1,
     )
-    dx = da @ Wx.T  # (lstm-bptt-h)
-    dh_prev = da @ Wh.T
-    dc_prev = dc_t * f_t  # (lstm-bptt-c)
-    dWx = x.T @ da  # (lstm-bptt-params)
-    dWh = h_prev.T @ da
-    db = da.sum(axis=0)
-    return dx, dh_prev, dc_prev, dWx, dWh, db
+    dc_prev = dc_t * f_t  # [lstm-bptt-c]
+    return da, dc_prev
 
 
 # ---------------------------------------------------------------------------------------------------
