@@ -3,7 +3,7 @@
 Both sides get the same waveforms, splits, MFCC settings, model size (LSTM x layers -> Linear, the label
 read at each clip's last valid frame), batch size, epochs, batch composition (the same length buckets
 from the same seeds), optimizer (AdamW, warm-up + cosine, clipping at 5) and dropout. Wall time includes
-feature extraction: minikws.features.mfcc on one side, librosa.feature.mfcc on the other (both
+feature extraction: minikws.features.mfcc_batch on one side, librosa.feature.mfcc on the other (both
 followed by the same running CMN, minikws.features.running_cmn, unless --cmn-window 0). PyTorch runs
 in a process of its own with the reference environment (torch is not a minikws dependency).
 

@@ -7,7 +7,7 @@
  *   [lstm-cell]    c_t = f_t * c_{t-1} + i_t * g_t
  *   [lstm-hidden]  h_t = o_t * tanh(c_t)
  *
- *   [lstm-bptt-h]     dL/do_t = dh_t * tanh(c_t)
+ *   [lstm-bptt-gates] dL/do_t = dh_t * tanh(c_t)
  *   [lstm-bptt-c]     dc_t   += dh_t * o_t * (1 - tanh^2(c_t))      (dc_t arrives from step t+1)
  *                     dL/di_t = dc_t * g_t,  dL/df_t = dc_t * c_{t-1},  dL/dg_t = dc_t * i_t
  *                     dc_{t-1} = dc_t * f_t
@@ -175,7 +175,7 @@ static inline float tanh_f(float x)
         for (ptrdiff_t j = 0; j < H; ++j) {                                                        \
             REAL i = i_t[j], f = f_t[j], g = g_t[j], o = o_t[j];                                   \
             REAL tc = tanh_##SFX(c_t[j]); /* recomputed: the cache keeps c_t, not tanh(c_t) */     \
-            /* [lstm-bptt-h] dL/do_t = dh_t * tanh(c_t) */                                         \
+            /* [lstm-bptt-gates] dL/do_t = dh_t * tanh(c_t) */                                     \
             REAL d_o = dh_t[j] * tc;                                                               \
             /* [lstm-bptt-c] dc_t += dh_t * o_t * (1 - tanh^2(c_t)) */                             \
             REAL dc = dc_t[j] + dh_t[j] * o * ((REAL)1 - tc * tc);                                 \

@@ -27,14 +27,14 @@
 extern "C" {
 #endif
 
-/* Forward: activate the gates in place and compute c_t, h_t  [lstm-gates, lstm-cell, lstm-hidden]. */
+/* Forward: activate the gates in place and compute c_t, h_t  [lstm-gates] [lstm-cell] [lstm-hidden]. */
 void minikws_lstm_cell_forward_f(ptrdiff_t B, ptrdiff_t H, float *gates, const float *c_prev,
                                  float *c, float *h);
 void minikws_lstm_cell_forward_d(ptrdiff_t B, ptrdiff_t H, double *gates, const double *c_prev,
                                  double *c, double *h);
 
 /* Backward: gradients of the pre-activations, and dc_t -> dc_{t-1} in place
- * [lstm-bptt-h, lstm-bptt-c, lstm-bptt-gates]. */
+ * [lstm-bptt-c] [lstm-bptt-gates]. */
 void minikws_lstm_cell_backward_f(ptrdiff_t B, ptrdiff_t H, const float *gates, const float *c_prev,
                                   const float *c, const float *dh, float *dc, float *dgates);
 void minikws_lstm_cell_backward_d(ptrdiff_t B, ptrdiff_t H, const double *gates,

@@ -7,14 +7,15 @@ validates the arguments and passes C-contiguous arrays of one dtype (float32 or 
 
 Per sequence, Python is entered once; inside, the work is
 
-    forward   a = b + x W_x                 one GEMM over all T steps            [lstm-gates]
+    forward   a = b + x W_x                 one GEMM over all T steps        :eq:`lstm-gates`
               for t:  a_t += h_{t-1} W_h    one small product per step (B x H by H x 4H),
                                             by csrc/lstm_gemm.c with W_h packed once
-                      fused cell in C: gates, c_t, h_t                 [lstm-cell, lstm-hidden]
+                      fused cell in C: gates, c_t, h_t     :eq:`lstm-cell`, :eq:`lstm-hidden`
     backward  for t = T-1 .. 0:
                       dh_t += da_{t+1} W_h^T  one small product per step (W_h^T packed once)
-                                                                                [lstm-bptt-h]
-                      fused cell backward in C: da_t, dc_{t-1}         [lstm-bptt-c, -gates]
+                                                                            :eq:`lstm-bptt-h`
+                      fused cell backward in C: da_t, dc_{t-1}
+                                                 :eq:`lstm-bptt-c`, :eq:`lstm-bptt-gates`
               dx = da W_x^T,  dW_x = x^T da,  dW_h = H_prev^T da             three GEMMs
                       (H_prev stacks the h_{t-1} each step multiplied W_h with: h0, h_1 .. h_{T-1})
               db = the sum of da over steps and batch
@@ -246,7 +247,7 @@ cdef inline void _gemm(char ta, char tb, int M, int N, int K, floating alpha, fl
 
 cdef inline void _recurrent(int B, int H, floating *h_prev, floating *Wh, floating *Whp,
                             floating *a) noexcept nogil:
-    """a (B, 4H) += h_prev (B, H) W_h (H, 4H): the per-step product of [lstm-gates].
+    """a (B, 4H) += h_prev (B, H) W_h (H, 4H): the per-step product of :eq:`lstm-gates`.
 
     Whp is W_h packed by _pack (or NULL: then the C loop or BLAS multiply by W_h itself).
     """
@@ -336,7 +337,7 @@ cdef inline void _cell_backward(int B, int H, floating *gates, floating *c_prev,
 
 cdef void _input_projection(int T, int B, int D, int H, floating *x, floating *Wx, floating *b,
                             floating *a, floating *Wxp, int threads) noexcept nogil:
-    """a (T*B, 4H) = b + x (T*B, D) W_x: the input half of [lstm-gates] for every step at once.
+    """a (T*B, 4H) = b + x (T*B, D) W_x: the input half of :eq:`lstm-gates` for every step at once.
 
     By the kernel's own GEMM with W_x packed into Wxp, or (Wxp NULL) by BLAS.
     """
@@ -598,11 +599,11 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     Returns
     -------
     h : ndarray (T, B, H)
-        Every hidden state h_t [lstm-hidden].
+        Every hidden state h_t :eq:`lstm-hidden`.
     c : ndarray (T, B, H)
-        Every cell state c_t [lstm-cell].
+        Every cell state c_t :eq:`lstm-cell`.
     gates : ndarray (T, B, 4H)
-        The activated gates [i, f, g, o] of every step [lstm-gates].
+        The activated gates [i, f, g, o] of every step :eq:`lstm-gates`.
     """
     T, B, D, H, dt = _check_params(x, Wx, Wh, b)
     _check("h0", h0, (B, H), dt, "(B, H)")
@@ -623,7 +624,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
 
 
 def lstm_backward(dh, dhT, dcT, x, h0, c0, Wx, Wh, h, c, gates):
-    """Back-propagate through time over the whole sequence [lstm-bptt-h, -c, -gates].
+    """Back-propagate through time over the whole sequence (:eq:`lstm-bptt-h`, :eq:`lstm-bptt-c`,
+    :eq:`lstm-bptt-gates`).
 
     Parameters
     ----------

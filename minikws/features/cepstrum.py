@@ -256,7 +256,8 @@ def mfcc(y, *, sr=16000, n_mfcc=13, n_fft=512, hop_length=160, win_length=400, w
     P = power_spectrum(x * w, n_fft=n_fft, power=power)                         # (..., F, N/2+1) [mfcc-power]
     W = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=mel_norm,
                        dtype=y.dtype)                      # (M, N/2+1) [mfcc-filterbank], [mfcc-slaney-norm]
-    E = P @ W.T                                                                 # (..., F, M) [mfcc-melspec]
+    # E = P @ W.T; tensordot makes it one matrix product (numpy's @ on a stack of clips' frames is ~25x slower)
+    E = np.tensordot(P, W, axes=(-1, -1))                                       # (..., F, M) [mfcc-melspec]
     L = power_to_db(E, amin=amin, top_db=top_db)                                # (..., F, M) [mfcc-db]
     C = L @ dct_matrix(n_mels, n_mfcc, norm=norm, dtype=y.dtype)                # (..., F, K) [mfcc-dct]
     if lifter > 0:

@@ -174,5 +174,5 @@ def melspectrogram(y, *, sr=16000, n_fft=512, hop_length=160, win_length=400, wi
                     center=center, pad_mode=pad_mode, power=power)
     W = mel_filterbank(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
                        dtype=P.dtype)
-    return P @ W.T
+    return np.tensordot(P, W, axes=(-1, -1))  # P @ W.T as one matrix product, also for a stack of clips
 

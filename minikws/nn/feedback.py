@@ -74,7 +74,7 @@ def feedback_forward(h, W, b, o0=None):
     o = np.empty((T, B, C), dtype=h.dtype)
     o_prev = o0
     for t in range(T):
-        z[t] += o_prev @ W_o  # (feedback-head)
+        z[t] += o_prev @ W_o  # [feedback-head]
         o[t] = softmax(z[t])
         o_prev = o[t]
     return o, FeedbackCache(h, W, o, o0)
@@ -129,11 +129,11 @@ def feedback_backward(do, cache):
     dz = np.empty((T, B, C), dtype=h.dtype)
     do_next = np.zeros((B, C), dtype=h.dtype)
     for t in range(T - 1, -1, -1):
-        do_t = do[t] + do_next  # (feedback-bptt)
+        do_t = do[t] + do_next  # [feedback-bptt]
         dz[t] = o[t] * (do_t - (do_t * o[t]).sum(axis=-1, keepdims=True))
         do_next = dz[t] @ W_o.T
 
-    dz2 = dz.reshape(T * B, C)  # (feedback-grad)
+    dz2 = dz.reshape(T * B, C)  # [feedback-grad]
     o_prev = np.concatenate([o0[None], o[:-1]]).reshape(T * B, C)
     dW = np.concatenate([h.reshape(T * B, H).T @ dz2, o_prev.T @ dz2])
     db = dz2.sum(axis=0)

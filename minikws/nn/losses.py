@@ -132,9 +132,9 @@ def softmax_cross_entropy(logits, targets, mask=None):
     log_p = log_softmax(logits)
     y = np.where(m, targets, 0)  # any valid index at masked positions; their terms are zeroed below
     log_p_y = np.take_along_axis(log_p, y[..., None], axis=-1)[..., 0]
-    loss = -float(log_p_y[m].sum()) / n  # (softmax-ce)
+    loss = -float(log_p_y[m].sum()) / n  # [softmax-ce]
 
-    dlogits = np.exp(log_p)  # (softmax-ce-grad): p - onehot(y), times m / N
+    dlogits = np.exp(log_p)  # [softmax-ce-grad]: p - onehot(y), times m / N
     np.put_along_axis(dlogits, y[..., None], np.take_along_axis(dlogits, y[..., None], -1) - 1, -1)
     dlogits *= (m / n).astype(logits.dtype)[..., None]
     return loss, dlogits

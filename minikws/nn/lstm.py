@@ -171,8 +171,8 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
 
     a = lstm_preactivations(x, h_prev, Wx, Wh, b)  # [lstm-gates]
     i_t, f_t, g_t, o_t = lstm_gates(a)
-    c_t = f_t * c_prev + i_t * g_t  # (lstm-cell)
-    h_t = o_t * np.tanh(c_t)  # (lstm-hidden)
+    c_t = f_t * c_prev + i_t * g_t  # [lstm-cell]
+    h_t = o_t * np.tanh(c_t)  # [lstm-hidden]
     gates = np.concatenate([i_t, f_t, g_t, o_t], axis=1)
     return h_t, c_t, LSTMStepCache(x, h_prev, c_prev, Wx, Wh, c_t, gates)
 
@@ -299,9 +299,9 @@ def lstm_step_backward(dh, dc, cache):
     check_same_dtype(dh=dh, dc=dc, x=x)
 
     da, dc_prev = lstm_gate_grads(dh, dc, c_prev, c_t, gates)  # [lstm-bptt-c], [lstm-bptt-gates]
-    dx = da @ Wx.T  # (lstm-bptt-h)
+    dx = da @ Wx.T  # [lstm-bptt-h]
     dh_prev = da @ Wh.T
-    dWx = x.T @ da  # (lstm-bptt-params)
+    dWx = x.T @ da  # [lstm-bptt-params]
     dWh = h_prev.T @ da
     db = da.sum(axis=0)
     return dx, dh_prev, dc_prev, dWx, dWh, db
@@ -365,7 +365,7 @@ def lstm_gate_grads(dh, dc, c_prev, c, gates):
 # ---------------------------------------------------------------------------------------------------
 # A whole sequence.
 # ---------------------------------------------------------------------------------------------------
-# sigma(a) = 0.5 tanh(0.5 a) + 0.5 (sigmoid-tanh), so all four gates of a step are ONE tanh of the
+# sigma(a) = 0.5 tanh(0.5 a) + 0.5 [sigmoid-tanh], so all four gates of a step are ONE tanh of the
 # pre-activations scaled by _SCALE per gate block [i, f, g, o], followed by t * _SCALE + _SHIFT.
 _SCALE = np.array([0.5, 0.5, 1.0, 0.5])[:, None]
 _SHIFT = np.array([0.5, 0.5, 0.0, 0.5])[:, None]
@@ -434,7 +434,7 @@ def _lstm_forward_numpy(x, h0, c0, Wx, Wh, b):
     dtype = x.dtype
     scale, shift = _SCALE.astype(dtype), _SHIFT.astype(dtype)
 
-    # (lstm-gates), input half, for every step at once; the loop turns it into activated gates.
+    # [lstm-gates], input half, for every step at once; the loop turns it into activated gates.
     gates = np.matmul(x.reshape(T * B, D), Wx).reshape(T, B, 4 * H)
     gates += b
     G = gates.reshape(T, B, 4, H)  # the same memory, one gate block per index of axis 2
@@ -446,16 +446,16 @@ def _lstm_forward_numpy(x, h0, c0, Wx, Wh, b):
     for t in range(T):
         a = G[t]
         np.matmul(h_prev, Wh, out=hWh.reshape(B, 4 * H))
-        a += hWh  # (lstm-gates)
+        a += hWh  # [lstm-gates]
         a *= scale  # i, f, o: sigmoid(a) = 0.5 tanh(0.5 a) + 0.5; g: tanh(a)
         np.tanh(a, out=a)
         a *= scale
         a += shift
         i_t, f_t, g_t, o_t = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-        np.multiply(f_t, c_prev, out=c[t])  # (lstm-cell)
+        np.multiply(f_t, c_prev, out=c[t])  # [lstm-cell]
         np.multiply(i_t, g_t, out=ig)
         c[t] += ig
-        np.tanh(c[t], out=h[t])  # (lstm-hidden)
+        np.tanh(c[t], out=h[t])  # [lstm-hidden]
         h[t] *= o_t
         h_prev, c_prev = h[t], c[t]
     return h, c, gates
@@ -526,7 +526,7 @@ def _lstm_backward_numpy(dh, dhT, dcT, cache):
     i, f, g, o = G[:, :, 0], G[:, :, 1], G[:, :, 2], G[:, :, 3]
     tanh_c = np.tanh(c)
 
-    # The local derivatives of (lstm-bptt-gates), for all steps at once, written into dA; the loop then
+    # The local derivatives of [lstm-bptt-gates], for all steps at once, written into dA; the loop then
     # multiplies blocks i, f, g by dc_t and block o by dh_t in place, which turns dA into delta a.
     dA = np.empty((T, B, 4, H), dtype=dtype)
     dA_i, dA_f, dA_g, dA_o = dA[:, :, 0], dA[:, :, 1], dA[:, :, 2], dA[:, :, 3]
@@ -543,7 +543,7 @@ def _lstm_backward_numpy(dh, dhT, dcT, cache):
     np.subtract(1, o, out=dA_o)  # tanh(c) o (1 - o)
     dA_o *= o
     dA_o *= tanh_c
-    dh_dc = tanh_c  # the path from h_t to c_t in (lstm-bptt-c), o (1 - tanh^2 c), in tanh_c's memory
+    dh_dc = tanh_c  # the path from h_t to c_t in [lstm-bptt-c], o (1 - tanh^2 c), in tanh_c's memory
     np.square(dh_dc, out=dh_dc)
     np.subtract(1, dh_dc, out=dh_dc)
     dh_dc *= o
@@ -555,14 +555,14 @@ def _lstm_backward_numpy(dh, dhT, dcT, cache):
     dc_next = dcT.copy()
     for t in range(T - 1, -1, -1):
         np.add(dh[t], dh_next, out=dh_t)
-        dA[t, :, 3] *= dh_t  # (lstm-bptt-gates), o
-        np.multiply(dh_t, dh_dc[t], out=dc_t)  # (lstm-bptt-c)
+        dA[t, :, 3] *= dh_t  # [lstm-bptt-gates], o
+        np.multiply(dh_t, dh_dc[t], out=dc_t)  # [lstm-bptt-c]
         dc_t += dc_next
-        dA[t, :, 0:3] *= dc_t[:, None, :]  # (lstm-bptt-gates), i, f, g
-        np.multiply(dc_t, f[t], out=dc_next)  # (lstm-bptt-c): dc_{t-1}
-        np.matmul(dA[t].reshape(B, 4 * H), WhT, out=dh_next)  # (lstm-bptt-h): dh_{t-1}
+        dA[t, :, 0:3] *= dc_t[:, None, :]  # [lstm-bptt-gates], i, f, g
+        np.multiply(dc_t, f[t], out=dc_next)  # [lstm-bptt-c]: dc_{t-1}
+        np.matmul(dA[t].reshape(B, 4 * H), WhT, out=dh_next)  # [lstm-bptt-h]: dh_{t-1}
 
-    # (lstm-bptt-sum): the parameter and input gradients of all steps, one matrix product each.
+    # [lstm-bptt-sum]: the parameter and input gradients of all steps, one matrix product each.
     dA = dA.reshape(T * B, 4 * H)
     dWx = x.reshape(T * B, D).T @ dA
     dWh = h[:-1].reshape((T - 1) * B, H).T @ dA[B:]  # h_{t-1} for t >= 2 ...
