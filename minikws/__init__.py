@@ -17,6 +17,7 @@ Data flows through the package the way it flows through a recognizer::
     minikws.metrics     accuracy, confusion matrices, reports, plots
     minikws.datasets    the synthesized command set, Speech Commands, FSDD, folders
     minikws.gradcheck   numerical gradients that prove each backward formula
+    minikws.exercises   the tutorials' exercises: checks that say what is wrong, and the grader
     minikws.cli         the ``minikws`` command
 
 and beside the flow: minikws.defaults (every default setting, once), minikws.errors (MinikwsError),

@@ -28,7 +28,8 @@ import numpy as np
 from minikws._validate import FLOAT_DTYPES, check_positive_int, check_real
 from minikws.errors import MinikwsError
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm", "linear_warmup_lr", "warmup_cosine_lr"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "adam_update", "adamw_update", "clip_grad_norm",
+           "linear_warmup_lr", "warmup_cosine_lr"]
 
 
 def _check_params(params):
@@ -67,6 +68,77 @@ def _check_grads(grads, params):
             raise MinikwsError(f"grads[{k!r}]: expected dtype {p.dtype} like params[{k!r}], got {g.dtype}")
         if not np.isfinite(g).all():
             raise MinikwsError(f"grads[{k!r}]: contains NaN or infinite values")
+
+
+def _adam_step(theta, g, m, v, t, lr, betas, eps):
+    """The moments and the bias-corrected step shared by :func:`adam_update` and :func:`adamw_update`."""
+    beta1, beta2 = betas
+    m = beta1 * m + (1 - beta1) * g  # [adam-moments]
+    v = beta2 * v + (1 - beta2) * (g * g)
+    step_size = lr / (1 - beta1 ** t)  # [adam-update]: the bias corrections, as Python floats
+    denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + eps
+    return theta - step_size * (m / denom), m, v
+
+
+def adam_update(theta, g, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    r"""One Adam update of one array, with L2 weight decay in the gradient; a pure function.
+
+    Parameters
+    ----------
+    theta : ndarray
+        The parameter :math:`\theta_{t-1}` (any shape, float32 or float64).
+    g : ndarray, shape of theta
+        Its gradient :math:`g_t`.
+    m, v : ndarray, shape of theta
+        The moments :math:`m_{t-1}, v_{t-1}` (zeros before the first step).
+    t : int
+        The 1-based number of this step.
+    lr, betas, eps, weight_decay
+        As in :class:`Adam`.
+
+    Returns
+    -------
+    theta, m, v : ndarray
+        :math:`\theta_t, m_t, v_t`, new arrays (the inputs are not changed).
+
+    Notes
+    -----
+    Equations :eq:`adam-moments` and :eq:`adam-update`; :meth:`Adam.step` applies it to every array.
+    """
+    if weight_decay != 0:
+        g = g + weight_decay * theta  # [adam-moments]: L2 enters the gradient
+    return _adam_step(theta, g, m, v, t, lr, betas, eps)
+
+
+def adamw_update(theta, g, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    r"""One AdamW update of one array: decoupled weight decay, then the Adam step; a pure function.
+
+    Parameters
+    ----------
+    theta : ndarray
+        The parameter :math:`\theta_{t-1}` (any shape, float32 or float64).
+    g : ndarray, shape of theta
+        Its gradient :math:`g_t`.
+    m, v : ndarray, shape of theta
+        The moments :math:`m_{t-1}, v_{t-1}` (zeros before the first step).
+    t : int
+        The 1-based number of this step.
+    lr, betas, eps, weight_decay
+        As in :class:`AdamW`.
+
+    Returns
+    -------
+    theta, m, v : ndarray
+        :math:`\theta_t, m_t, v_t`, new arrays (the inputs are not changed).
+
+    Notes
+    -----
+    Equation :eq:`adamw-update` (the moments of :eq:`adam-moments` with the plain gradient);
+    :meth:`AdamW.step` applies it to every array. Chapter 5's exercise ``05.adamw_update`` asks for it.
+    """
+    if weight_decay != 0:
+        theta = theta * (1 - lr * weight_decay)  # [adamw-update]: decay the weights, not the gradient
+    return _adam_step(theta, g, m, v, t, lr, betas, eps)
 
 
 class Optimizer:
@@ -261,27 +333,12 @@ class Adam(Optimizer):
             Same names, shapes and dtypes as ``params``; finite. Not modified.
         """
         self._begin_step(grads)
-        lr, wd, eps = self.lr, self.weight_decay, self.eps
-        beta1, beta2 = self.betas
-        t = self.step_count
-        step_size = lr / (1 - beta1 ** t)
-        sqrt_bc2 = math.sqrt(1 - beta2 ** t)
+        update = adamw_update if self._decoupled else adam_update
         for k, theta in self.params.items():
-            g = grads[k]
-            if wd != 0:
-                if self._decoupled:
-                    theta *= 1 - lr * wd  # (adamw-update): decay the weights, not the gradient
-                else:
-                    g = g + wd * theta  # (adam-moments): L2 enters the gradient
             m, v = self.state["m"][k], self.state["v"][k]
-            m *= beta1
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * (g * g)
-            denom = np.sqrt(v)
-            denom /= sqrt_bc2
-            denom += eps
-            theta -= step_size * (m / denom)
+            theta[...], m[...], v[...] = update(theta, grads[k], m, v, self.step_count, lr=self.lr,
+                                                betas=self.betas, eps=self.eps,
+                                                weight_decay=self.weight_decay)
 
 
 class AdamW(Adam):

@@ -8,7 +8,7 @@ import minikws
 
 ROOT = pathlib.Path(minikws.__file__).parent
 
-# audio -> features -> front end -> nn -> optim -> models -> io -> train -> cli: a module may import
+# audio -> features -> front end -> nn -> optim -> models -> io -> train -> exercises -> cli: a module may import
 # modules of its own layer or of lower ones, never of a higher one (a reader meets the imports in the
 # order the data flows).
 LAYERS = [
@@ -22,6 +22,7 @@ LAYERS = [
     {"minikws.models"},
     {"minikws.io", "minikws.streaming", "minikws.metrics", "minikws.detection"},
     {"minikws.train", "minikws.train_stream"},
+    {"minikws.exercises"},  # checks built on every layer below (the chapters' exercises)
     {"minikws.cli", "minikws.__main__"},
 ]
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "synth": ("minikws.cli.synth", "Write the built-in synthesized command set in Speech Commands layout."),
     "mfcc": ("minikws.cli.mfcc", "Print a WAV file's MFCC shape, rate and duration; plot them with --plot."),
     "detect": ("minikws.cli.detect", "Detect keywords in a long recording or a live WAV stream on stdin."),
+    "exercises": ("minikws.cli.exercises", "List the tutorials' exercises, or grade submitted notebooks."),
 }
 
 

@@ -22,8 +22,8 @@ Equation labels (cited by the book; each appears in a ``.. math::`` block of the
     lstm-gates        a_t = x_t Wx + h_{t-1} Wh + b, i f g o     lstm.lstm_step_forward
     lstm-cell         c_t = f_t c_{t-1} + i_t g_t                lstm.lstm_step_forward
     lstm-hidden       h_t = o_t tanh(c_t)                        lstm.lstm_step_forward
-    lstm-bptt-c       delta c_t and delta c_{t-1}                lstm.lstm_step_backward
-    lstm-bptt-gates   delta a_t, gate by gate                    lstm.lstm_step_backward
+    lstm-bptt-c       delta c_t and delta c_{t-1}                lstm.lstm_step_backward (lstm_gate_grads)
+    lstm-bptt-gates   delta a_t, gate by gate                    lstm.lstm_step_backward (lstm_gate_grads)
     lstm-bptt-h       delta x_t, delta h_{t-1}                   lstm.lstm_step_backward
     lstm-bptt-params  delta Wx, delta Wh, delta b of one step    lstm.lstm_step_backward
     lstm-bptt-sum     the same summed over time, as one GEMM     lstm.lstm_backward
@@ -58,6 +58,7 @@ from minikws.nn.lstm import (
     LSTMStepCache,
     lstm_backward,
     lstm_forward,
+    lstm_gate_grads,
     lstm_step_backward,
     lstm_step_forward,
     sigmoid,
@@ -66,7 +67,7 @@ from minikws.nn.modules import LSTM, Linear, Module
 
 __all__ = [
     "LSTMCache", "LSTMStepCache", "sigmoid",
-    "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+    "lstm_step_forward", "lstm_step_backward", "lstm_gate_grads", "lstm_forward", "lstm_backward",
     "AffineCache", "DropoutCache",
     "affine_forward", "affine_backward", "temporal_affine_forward", "temporal_affine_backward",
     "dropout_forward", "dropout_backward",

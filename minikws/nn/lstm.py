@@ -24,6 +24,7 @@ __all__ = [
     "sigmoid",
     "lstm_step_forward",
     "lstm_step_backward",
+    "lstm_gate_grads",
     "lstm_forward",
     "lstm_backward",
 ]
@@ -237,25 +238,68 @@ def lstm_step_backward(dh, dc, cache):
     check_shape("dc", dc, (B, H), "(B, H)")
     check_same_dtype(dh=dh, dc=dc, x=x)
 
+    da, dc_prev = lstm_gate_grads(dh, dc, c_prev, c_t, gates)  # [lstm-bptt-c], [lstm-bptt-gates]
+    dx = da @ Wx.T  # (lstm-bptt-h)
+    dh_prev = da @ Wh.T
+    dWx = x.T @ da  # (lstm-bptt-params)
+    dWh = h_prev.T @ da
+    db = da.sum(axis=0)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+def lstm_gate_grads(dh, dc, c_prev, c, gates):
+    r"""The gradients of one step's gate pre-activations and of c_{t-1}: the core of BPTT.
+
+    Parameters
+    ----------
+    dh : ndarray (B, H)
+        Gradient of the loss with respect to h_t.
+    dc : ndarray (B, H)
+        Gradient with respect to c_t arriving from step t+1 (zeros at the last step).
+    c_prev : ndarray (B, H)
+        c_{t-1}.
+    c : ndarray (B, H)
+        c_t.
+    gates : ndarray (B, 4H)
+        The activated gates [i, f, g, o] of the step (``LSTMStepCache.gates``).
+
+    Returns
+    -------
+    da : ndarray (B, 4H)
+        Gradient with respect to the pre-activations a_t, blocks [i, f, g, o] :eq:`lstm-bptt-gates`.
+    dc_prev : ndarray (B, H)
+        Gradient with respect to c_{t-1} :eq:`lstm-bptt-c`.
+
+    Notes
+    -----
+    Equations :eq:`lstm-bptt-c` and :eq:`lstm-bptt-gates`; :func:`lstm_step_backward` applies
+    :eq:`lstm-bptt-h` and :eq:`lstm-bptt-params` to ``da``. A pure function of arrays (chapter 3's
+    exercise ``03.gate_grads`` asks for it).
+    """
+    check_float_array("gates", gates, ndim=2)
+    B, H4 = gates.shape
+    if H4 == 0 or H4 % 4:
+        raise MinikwsError(f"gates: expected shape (B, 4H), got {gates.shape}")
+    H = H4 // 4
+    for name, a in (("dh", dh), ("dc", dc), ("c_prev", c_prev), ("c", c)):
+        check_float_array(name, a, ndim=2)
+        check_shape(name, a, (B, H), "(B, H)")
+    check_same_dtype(dh=dh, dc=dc, c_prev=c_prev, c=c, gates=gates)
+
     i_t, f_t, g_t, o_t = (gates[:, k * H:(k + 1) * H] for k in range(4))
-    tanh_c = np.tanh(c_t)
-    dc_t = dc + dh * o_t * (1 - tanh_c**2)  # (lstm-bptt-c)
+    tanh_c = np.tanh(c)
+    dc_t = dc + dh * o_t * (1 - tanh_c**2)  # [lstm-bptt-c]
     da = np.concatenate(
         [
-            dc_t * g_t * i_t * (1 - i_t),  # (lstm-bptt-gates)
+            dc_t * g_t * i_t * (1 - i_t),  # [lstm-bptt-gates]
             dc_t * c_prev * f_t * (1 - f_t),
             dc_t * i_t * (1 - g_t**2),
             dh * tanh_c * o_t * (1 - o_t),
         ],
         axis=1,
     )
-    dx = da @ Wx.T  # (lstm-bptt-h)
-    dh_prev = da @ Wh.T
-    dc_prev = dc_t * f_t  # (lstm-bptt-c)
-    dWx = x.T @ da  # (lstm-bptt-params)
-    dWh = h_prev.T @ da
-    db = da.sum(axis=0)
-    return dx, dh_prev, dc_prev, dWx, dWh, db
+    dc_prev = dc_t * f_t  # [lstm-bptt-c]
+    return da, dc_prev
 
 
 # ---------------------------------------------------------------------------------------------------
