@@ -16,8 +16,8 @@ def wrong(name, fn, match):
     return message
 
 
-def test_chapter_8_registers_the_two_exercises_the_notebook_checks():
-    assert [e.name for e in exercises.list(chapter=8)] == ["08.confidence", "08.smooth_posteriors"]
+def test_chapter_8_registers_the_three_exercises_the_notebook_checks():
+    assert [e.name for e in exercises.list(chapter=8)] == ["08.confidence", "08.frame_targets", "08.smooth_posteriors"]
 
 
 # ------------------------------------------------------------------------- the library's functions
@@ -161,3 +161,54 @@ def test_confidence_raises():
     def broken(s, w):
         raise ValueError("no")
     wrong("08.confidence", broken, "your function raised ValueError: no")
+
+
+# ------------------------------------------------------------------------- 08.frame_targets
+from minikws.datasets import frame_targets  # noqa: E402
+from minikws.exercises.ch08 import _targets  # noqa: E402
+
+
+def with_mistake(kind, only_article=False):
+    def student(words, *, frame_end, keywords, tags="words", placement="end", span=0.2):
+        if only_article and tags != "article":
+            return frame_targets(words, frame_end=frame_end, keywords=keywords, tags=tags,
+                                 placement=placement, span=span)
+        return _targets(words, frame_end, keywords, tags, placement, span, kind=kind)
+    return student
+
+
+def test_frame_targets_reference_passes_and_the_mistake_model_is_right_without_a_mistake():
+    ex = exercises.get("08.frame_targets")
+    assert ex.check(frame_targets, seed=0) is True
+    assert ex.check(with_mistake(None), seed=1) is True
+
+
+@pytest.mark.parametrize("kind,match", [
+    ("whole word", "targets .* tag the whole word; placement='end' tags only"),
+    ("full span", r"run d past the word's end; placement='end' stops at e \+ d/2"),
+    ("fillers tagged", "give fillers a keyword's tag"),
+    ("index", "are one too low: index into tag_names"),
+    ("no mask", "the mask .* masks nothing"),
+    ("tagged masked", "also masks the tagged frames"),
+    ("fillers masked", "masks the fillers; fillers are O and count in the loss"),
+])
+def test_frame_targets_names_each_mistake(kind, match):
+    wrong("08.frame_targets", with_mistake(kind), match)
+
+
+def test_frame_targets_article_stop_is_its_own_tag():
+    wrong("08.frame_targets", with_mistake("article stop", only_article=True),
+          r"tags='article'.* tag 'stop' as 'command'")
+
+
+def test_frame_targets_wrong_shape():
+    def short(words, **kw):
+        t, m = frame_targets(words, **kw)
+        return t[:-1], m[:-1]
+    wrong("08.frame_targets", short, r"targets .*: expected shape \(\d+,\), got \(\d+,\)")
+
+
+def test_frame_targets_raises():
+    def broken(words, **kw):
+        raise KeyError("tag")
+    wrong("08.frame_targets", broken, "your function raised KeyError")
