@@ -50,11 +50,56 @@ from minikws._validate import check_float_array, check_positive_int, check_real
 from minikws.errors import MinikwsError
 
 __all__ = ["Detection", "PosteriorDetector", "Detector", "FeedbackHead", "detect", "detect_posteriors",
-           "detect_sweep", "DEFAULTS"]
+           "detect_sweep", "smooth_posteriors", "detection_confidence", "DEFAULTS"]
 
 # The detector's defaults, seconds except threshold and min_count (PosteriorDetector says why).
 DEFAULTS = {"threshold": 0.5, "smooth": 0.1, "confidence_window": 0.5, "min_count": 3,
             "refractory": 0.5}
+
+
+def smooth_posteriors(probs, window):
+    """The smoothed posteriors :eq:`posterior-smoothing` of a sequence that starts at frame 0.
+
+    Parameters
+    ----------
+    probs : ndarray (T, C)
+        Raw per-frame posteriors :math:`p_t`.
+    window : int
+        :math:`w_s`, frames; frame t averages frames :math:`\\max(0, t - w_s + 1) .. t` (fewer than
+        :math:`w_s` at the start, never a frame from the future).
+
+    Returns
+    -------
+    ndarray of float64 (T, C)
+    """
+    probs = check_float_array("probs", probs, ndim=2).astype(np.float64)
+    w = check_positive_int("window", window)
+    T, C = probs.shape
+    padded = np.concatenate([np.zeros((w - 1, C)), probs])  # zeros before frame 0 add nothing
+    sums = sliding_window_view(padded, w, axis=0).sum(axis=-1)  # (T, C)
+    return sums / np.minimum(np.arange(T) + 1, w)[:, None]
+
+
+def detection_confidence(smoothed, window):
+    """The confidence :eq:`detection-confidence`: the peak of the smoothed posteriors over the last
+    :math:`w_m` frames (fewer at the start), for a sequence that starts at frame 0.
+
+    Parameters
+    ----------
+    smoothed : ndarray (T, C)
+        :math:`\\bar p_t`, e.g. from :func:`smooth_posteriors`.
+    window : int
+        :math:`w_m`, frames.
+
+    Returns
+    -------
+    ndarray of float64 (T, C)
+    """
+    smoothed = check_float_array("smoothed", smoothed, ndim=2).astype(np.float64)
+    w = check_positive_int("window", window)
+    T, C = smoothed.shape
+    padded = np.concatenate([np.full((w - 1, C), -np.inf), smoothed])
+    return sliding_window_view(padded, w, axis=0).max(axis=-1)
 
 
 class Detection(NamedTuple):
@@ -158,10 +203,12 @@ class PosteriorDetector:
         raw = np.concatenate([self._raw, p])  # (L + T, C)
         L = self._raw_len
         n = self.frames + np.arange(T)  # frame indices from the stream's start
-        win = sliding_window_view(raw[L - self.w_s + 1:], self.w_s, axis=0)  # (T, C, w_s)
-        smoothed = win.sum(axis=-1) / np.minimum(n + 1, self.w_s)[:, None]  # [posterior-smoothing]
+        # Both windows see the frames before this chunk (at most w - 1 of them, none before frame 0).
+        past = min(self.frames, self.w_s - 1)
+        smoothed = smooth_posteriors(raw[L - past:], self.w_s)[past:]  # [posterior-smoothing]
+        past_m = min(self.frames, self.w_m - 1)
         sm = np.concatenate([self._smoothed, smoothed])
-        conf = sliding_window_view(sm[1:], self.w_m, axis=0).max(axis=-1)  # [detection-confidence]
+        conf = detection_confidence(sm[self.w_m - past_m:], self.w_m)[past_m:]  # [detection-confidence]
         keys = self._keys
         cand = keys[np.argmax(smoothed[:, keys], axis=1)]  # k* of every frame (T,)
         above = (smoothed[np.arange(T), cand] >= self.threshold).tolist()

@@ -260,9 +260,12 @@ def _save_figure(fig, path):
 
 
 def _pyplot():
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)  # no display needed; keeps an interactive backend if one runs
+    if "matplotlib.pyplot" not in sys.modules:  # no display needed; a running pyplot (a notebook's
+        matplotlib.use("Agg")                   # inline backend) keeps its backend
     import matplotlib.pyplot as plt
 
     return plt
