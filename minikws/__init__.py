@@ -43,8 +43,9 @@ from minikws.errors import MinikwsError  # noqa: E402,F401
 
 # The public submodules, imported on first attribute access (PEP 562), so that `import minikws` costs
 # nothing beyond this file while `minikws.nn.lstm_forward` works without a second import line.
-SUBMODULES = ("audio", "augment", "features", "frontend", "nn", "optim", "models", "io", "streaming",
-              "train", "metrics", "datasets", "gradcheck", "serve", "cli", "defaults", "errors")
+SUBMODULES = ("audio", "augment", "features", "frontend", "nn", "optim", "models", "compress", "io", "export",
+              "streaming", "detection", "train", "train_stream", "metrics", "datasets", "gradcheck", "serve",
+              "exercises", "cli", "defaults", "errors")
 
 __all__ = ["MinikwsError", "__version__", *SUBMODULES]
 
