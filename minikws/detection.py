@@ -316,6 +316,8 @@ class Detector:
         The :class:`PosteriorDetector`'s knobs (threshold, smooth, confidence_window, min_count,
         refractory); defaults :data:`DEFAULTS`.
 
+    Notes
+    -----
     The state between calls is the front end's (leftover samples, running CMN), each LSTM layer's
     (h, c), the feedback head's :math:`o_{t-1}`, the smoothing buffers and the refractory clock.
     ``detect`` on a whole recording is this on one chunk.
