@@ -2,7 +2,7 @@
  * The fused LSTM cell: the element-wise part of one time step, forward and backward.
  * See lstm_cell.h for the layout of the arguments. The equations, with the book's labels:
  *
- *   [lstm-gates]   a_t = x_t W_x + h_{t-1} W_h + b            (computed by BLAS in the caller)
+ *   [lstm-gates]   a_t = x_t W_x + h_{t-1} W_h + b            (the products: in the caller)
  *                  i_t = sigma(a_i),  f_t = sigma(a_f),  g_t = tanh(a_g),  o_t = sigma(a_o)
  *   [lstm-cell]    c_t = f_t * c_{t-1} + i_t * g_t
  *   [lstm-hidden]  h_t = o_t * tanh(c_t)

@@ -2,8 +2,9 @@
  * The fused LSTM cell of minikws, in plain C, for float (suffix _f) and double (suffix _d).
  *
  * One call does the element-wise part of one time step for a whole batch; the matrix products
- * around it (x_t W_x, h_{t-1} W_h on the way forward, dgates W_h^T, W_x^T on the way back) are
- * BLAS calls made by minikws/_lstm_kernel.pyx. The gate blocks follow PyTorch's order
+ * around it (x_t W_x, h_{t-1} W_h on the way forward, dgates W_h^T, W_x^T on the way back) are made
+ * by minikws/_lstm_kernel.pyx with csrc/lstm_gemm.c's packed micro-kernel, or, in calls too short
+ * to pay for packing, with minikws_small_gemm_* below. The gate blocks follow PyTorch's order
  * [i, f, g, o], so a gate row of width 4H reads  i = row[0:H], f = row[H:2H], g = row[2H:3H],
  * o = row[3H:4H]. All arrays are C-contiguous, row-major, batch-major within a step:
  *
@@ -41,8 +42,9 @@ void minikws_lstm_cell_backward_d(ptrdiff_t B, ptrdiff_t H, const double *gates,
                                   const double *c_prev, const double *c, const double *dh,
                                   double *dc, double *dgates);
 
-/* y (B, N) = x (B, K) @ W (K, N), or y += x @ W when accumulate is non-zero: a plain loop for the
- * small per-step products of B = 1 streaming, where calling BLAS costs more than the arithmetic. */
+/* y (B, N) = x (B, K) @ W (K, N), or y += x @ W when accumulate is non-zero, W C-contiguous: a plain
+ * register-blocked loop for the products of short calls (streaming chunks of a frame or two), where
+ * packing W for the micro-kernel of lstm_gemm.c would cost more than the arithmetic. */
 void minikws_small_gemm_f(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const float *x, const float *W,
                           int accumulate, float *y);
 void minikws_small_gemm_d(ptrdiff_t B, ptrdiff_t K, ptrdiff_t N, const double *x, const double *W,

@@ -243,7 +243,7 @@ DEFINE_DISPATCH(double, d)
  * rows of x by them: the threads share nothing and meet only at the end. Otherwise (W has few
  * columns, like W_x^T with D = 40) W is packed by the calling thread and the rows of y are split,
  * in multiples of 8 rows (the largest MR) so that every thread's row blocks are full. Products of
- * under 2^20 multiply-adds run on one thread, where starting one would cost more than it saves.
+ * under 2^18 multiply-adds run on one thread, where waking the pool would cost more than it saves.
  * Each thread also sets its part of y to its first value (y0 in every row), so that the first
  * writes to fresh memory (page faults included) are shared too.
  * ------------------------------------------------------------------------------------------- */
@@ -300,7 +300,7 @@ DEFINE_DISPATCH(double, d)
         struct job_##SFX j;                                                                        \
         j.M = M, j.K = K, j.N = N, j.rsx = rsx, j.csx = csx, j.rs = rs, j.cs = cs, j.ldy = ldy;    \
         j.x = x, j.W = W, j.y0 = y0, j.Wp = Wp, j.y = y;                                           \
-        if ((double)M * K * N < (double)(1 << 20))                                                 \
+        if ((double)M * K * N < (double)(1 << 18))                                                 \
             threads = 1;                                                                           \
         if (threads > 1 && np >= 2 * threads) {                                                    \
             minikws_parallel(threads, column_part_##SFX, &j);                                      \
