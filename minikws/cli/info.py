@@ -32,7 +32,7 @@ def _blas_of(module):
 def _threads():
     """CPU count, the thread variables set, and the pools actually loaded (if threadpoolctl is)."""
     info = {"cpu_count": os.cpu_count()}
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE"):
+    for var in ("MINIKWS_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE"):
         if os.environ.get(var):
             info[var] = os.environ[var]
     try:
@@ -70,7 +70,7 @@ def collect():
     if kernel is not None:
         level = {2: "AVX-512", 1: "AVX2+FMA", 0: "portable C"}.get(kernel.gemm_level(), "unknown")
         lstm = {"backend": backend, "kernel": kernel.__file__, "cell_isa": kernel.isa(),
-                "gemm": f"own packed micro-kernel ({level}); SciPy's BLAS for calls of < 4 steps with B > 1",
+                "gemm": f"own packed micro-kernel ({level}); a plain C loop for calls of < 4 steps",
                 "kernel_threads": kernel.threads()}
     else:
         lstm = {"backend": backend, "kernel": f"not built ({_backend._kernel_error})",
