@@ -6,9 +6,10 @@ What is timed (float32, time-major, a 2-layer LSTM with D = 40 inputs, as in key
 - a training step: forward and backward through both layers, B = 32, T = 100, H = 64, 128, 256
   (the loss is sum(h), so the upstream gradient is ones; torch's input needs no gradient);
 - streaming inference: forward over T = 100 frames of one stream (B = 1), H = 128, without a cache
-  (minikws: LSTMStream.feed, i.e. the kernel's lstm_infer; torch: under no_grad), once as one call
+  (minikws: the kernel's stateful lstm_infer per layer, as minikws.streaming.Stream runs it; torch:
+  under no_grad), once as one call
   over the 100 frames and once as a live stream gets them, one call per frame with the state carried
-  (LSTMStream.feed of one frame; torch: m(x[t:t+1], state)).
+  (one lstm_infer call per layer and frame; torch: m(x[t:t+1], state)).
 minikws runs in this interpreter. torch runs in a process of its own (by default /work/venv-ref's
 python, or --torch-python): on 2 cores torch's OpenMP pool and OpenBLAS's threads slow each other down
 when both live in one process. The rounds alternate torch and minikws, and every figure is the median
@@ -130,28 +131,53 @@ def train_step_fn(params, x, backend):
     return step
 
 
-def stream_fn(params, x, backend):
-    from minikws.streaming import LSTMStream
+def _stateful(params, backend):
+    """(layers, feed, reset): the LSTM stack carried across calls, as minikws.streaming.Stream runs it
+    (the kernel's stateful lstm_infer per layer, or lstm_forward on the NumPy backend)."""
+    from minikws import _backend
+    from minikws.nn import lstm_forward
 
-    stream = LSTMStream(params, backend=backend)
+    layers = []
+    while f"l{len(layers)}.Wx" in params:
+        k = len(layers)
+        layers.append(tuple(np.ascontiguousarray(params[f"l{k}.{n}"]) for n in ("Wx", "Wh", "b")))
+    state = [None] * len(layers)
+
+    def reset(B):
+        for k, (_, Wh, _) in enumerate(layers):
+            H = Wh.shape[0]
+            state[k] = (np.zeros((B, H), Wh.dtype), np.zeros((B, H), Wh.dtype))
+
+    def feed(x):
+        for (Wx, Wh, b), (h, c) in zip(layers, state):
+            if backend == "cython":
+                x = _backend.kernel().lstm_infer(np.ascontiguousarray(x), h, c, Wx, Wh, b)
+            else:
+                x, (hT, cT), _ = lstm_forward(x, h, c, Wx, Wh, b, backend="numpy")
+                h[...], c[...] = hT, cT
+        return x
+
+    return feed, reset
+
+
+def stream_fn(params, x, backend):
+    feed, reset = _stateful(params, backend)
 
     def run():
-        stream.reset()
-        stream.feed(x)
+        reset(x.shape[1])
+        feed(x)
 
     return run
 
 
 def frames_fn(params, x, backend):
-    """The live case: the frames arrive one at a time, one feed call each."""
-    from minikws.streaming import LSTMStream
-
-    stream = LSTMStream(params, backend=backend)
+    """The live case: the frames arrive one at a time, one call each."""
+    feed, reset = _stateful(params, backend)
 
     def run():
-        stream.reset()
+        reset(x.shape[1])
         for t in range(x.shape[0]):
-            stream.feed(x[t:t + 1])
+            feed(x[t:t + 1])
 
     return run
 
@@ -225,7 +251,7 @@ def worker(args):
 def thread_study(args):
     rows = []
     for threads in (1, 2):
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+        env = dict(os.environ, MINIKWS_THREADS=str(threads))
         cmd = [sys.executable, __file__, "--worker", "--repeats", str(args.repeats), "--hidden",
                *map(str, args.hidden)]
         res = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True,
@@ -235,37 +261,6 @@ def thread_study(args):
     return rows
 
 
-KERNEL_VARIANTS = {  # name: (packed_min_steps, threads, own_gemm)
-    "all BLAS": (10**9, 1, False),
-    "packed per step, BLAS": (1, 1, False),
-    "packed + own GEMM, 1 thread": (1, 1, True),
-    "packed + own GEMM, 2 threads": (1, 2, True),
-}
-
-
-def variant_study(args):
-    """{H: {variant: [s]}}: the Cython training step, for each way of doing the products."""
-    from minikws import _backend
-
-    K = _backend.kernel()
-    rng = np.random.default_rng(2)
-    out = {}
-    for H in args.hidden:
-        params = make_params(H, rng)
-        x = rng.standard_normal((T, B, D)).astype(np.float32)
-        step = train_step_fn(params, x, "cython")
-        out[H] = {name: [] for name in KERNEL_VARIANTS}
-        for _ in range(args.rounds * 2):
-            for name, (min_steps, threads, own_gemm) in KERNEL_VARIANTS.items():
-                old_steps, old_threads = K._set_packed_min_steps(min_steps), K._set_threads(threads)
-                old_own = K._set_own_gemm(own_gemm)
-                try:
-                    out[H][name] += sample(step, max(3, args.repeats // 2), warmup=1)
-                finally:
-                    K._set_packed_min_steps(old_steps)
-                    K._set_threads(*old_threads)
-                    K._set_own_gemm(old_own)
-    return out
 
 
 def main(argv=None):
@@ -329,25 +324,15 @@ def main(argv=None):
               f"{need / ceiling:.0%} of the large-GEMM ceiling")
 
     if "cython" in backends and not args.quick:
-        print("\nCython backend with OpenBLAS limited to 1 or 2 threads (subprocesses):\n")
-        print("| OPENBLAS_NUM_THREADS | " + " | ".join(f"train H={H} ms" for H in args.hidden)
+        # The kernel makes no BLAS call since its products became one path (the packed micro-kernel,
+        # a C loop for short calls): what sets its parallelism is its own pool, MINIKWS_THREADS.
+        print("\nCython backend with its thread pool limited by MINIKWS_THREADS (subprocesses):\n")
+        print("| MINIKWS_THREADS | " + " | ".join(f"train H={H} ms" for H in args.hidden)
               + f" | stream H={STREAM_H} ms |")
         print("|---" * (2 + len(args.hidden)) + "|")
         for threads, train, stream in thread_study(args):
             print(f"| {threads} | " + " | ".join(f"{train[H] * 1e3:.2f}" for H in args.hidden)
                   + f" | {stream * 1e3:.3f} |")
-
-        K = _backend.kernel()
-        print(f"\nCython training step by how its matrix products are done (micro-kernel level "
-              f"{K.gemm_level()}; ms, and the ratio to all BLAS):\n")
-        names = list(KERNEL_VARIANTS)
-        print("| case | " + " | ".join(names) + " |")
-        print("|---" * (1 + len(names)) + "|")
-        for H, res in variant_study(args).items():
-            t = {n: med(res[n]) for n in names}
-            base = t[names[0]]
-            print(f"| train B={B} T={T} H={H} | "
-                  + " | ".join(f"{t[n] * 1e3:.2f} ({t[n] / base:.2f}x)" for n in names) + " |")
     return 0
 
 
