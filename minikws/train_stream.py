@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from minikws._validate import check_positive_int, check_real
+from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
 
 __all__ = ["StreamTrainConfig", "frame_end_times", "stream_targets", "segment_batches",
@@ -44,11 +45,11 @@ class StreamTrainConfig(NamedTuple):
     epochs: int = 12
     batch_size: int = 16
     segment: float = 4.0
-    lr: float = 1e-2
-    weight_decay: float = 1e-2
-    warmup_epochs: float = 1.0
-    min_lr_ratio: float = 0.02
-    clip_norm: float = 5.0
+    lr: float = DEFAULTS.lr
+    weight_decay: float = DEFAULTS.weight_decay
+    warmup_epochs: float = DEFAULTS.warmup_epochs
+    min_lr_ratio: float = DEFAULTS.min_lr_ratio
+    clip_norm: float = DEFAULTS.clip_norm
     placement: str = "end"
     span: float = 0.2
     seed: int = 0
