@@ -51,6 +51,27 @@ def measure(name, model, dataset, test_feats, folder):
                 model, compress.Int8KWSModel) else None, "hidden": model.hidden_size}
 
 
+def plot(rows, path):
+    """Accuracy against file size, one point per model."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.5, 4.2), dpi=120)
+    markers = "osD^vP*Xh"
+    for i, r in enumerate(rows):  # a legend, not labels beside the points: sizes cluster
+        ax.scatter(r["bytes"] / 1e3, r["accuracy"], s=40, marker=markers[i % len(markers)], label=r["name"])
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    ax.set_xscale("log")
+    ax.margins(x=0.1, y=0.08)
+    ax.set_xlabel("model file size (kB, log scale)")
+    ax.set_ylabel("accuracy on held-out voices")
+    ax.set_title("Pruning and int8: accuracy against size")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=40)
@@ -99,21 +120,7 @@ def main(argv=None):
     for r in rows:
         print(f"| {r['name']} | {r['bytes'] / 1e3:.1f} | {r['bytes'] / ref['bytes']:.0%} | {r['accuracy']:.4f} | "
               f"{100 * (r['accuracy'] - ref['accuracy']):+.1f} | {r['clip_ms']:.3f} | {r['frame_us']:.0f} |")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for r in rows:
-        ax.scatter(r["bytes"] / 1e3, r["accuracy"], s=30)
-        ax.annotate(r["name"], (r["bytes"] / 1e3, r["accuracy"]), textcoords="offset points", xytext=(5, 3),
-                    fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("model file size (kB, log scale)")
-    ax.set_ylabel("accuracy on held-out voices")
-    ax.set_title("Pruning and int8: accuracy against size")
-    fig.tight_layout()
-    fig.savefig(args.out)
+    plot(rows, args.out)
     print(f"\nplot: {args.out}")
 
 
