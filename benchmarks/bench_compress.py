@@ -93,7 +93,7 @@ def main(argv=None):
         if structured:
             m, masks = compress.prune_units(m, fraction), None
         else:
-            masks = compress.magnitude_masks(m.params, fraction)
+            masks = compress.magnitude_masks(m.params, fraction, scope="global")  # minikws compress's default
             compress.apply_masks(m.params, masks)
         if tune and args.fine_tune:
             fine_tune(m, data, epochs=args.fine_tune, masks=masks, seed=args.seed, log=lambda line: None)

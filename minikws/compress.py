@@ -41,6 +41,7 @@ __all__ = [
     "sparsity",
     "cubic_sparsity",
     "MaskedOptimizer",
+    "GradualPruner",
     "prune_units",
     "prune_layer_units",
     "unit_scores",
@@ -202,6 +203,49 @@ class MaskedOptimizer:
 
     def __setattr__(self, name, value):
         setattr(self.optimizer, name, value)
+
+
+class GradualPruner(MaskedOptimizer):
+    r"""Gradual magnitude pruning during fine-tuning: the sparsity follows eq. :eq:`prune-cubic`.
+
+    After every optimizer step the sparsity the schedule gives for that step is applied: the masks are
+    recomputed by :func:`magnitude_masks` whenever the target grows (weights pruned before are zero,
+    hence among the smallest, so a mask only ever loses weights) and re-applied after every step, as
+    :class:`MaskedOptimizer` does. Zhu and Gupta (2017) prune this way so that the network adapts to
+    each small removal instead of losing half its weights at once.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    final : float
+        :math:`s_f`, the sparsity reached after ``steps`` pruning steps.
+    steps : int
+        n, the number of pruning steps.
+    interval : int
+        :math:`\Delta t`, optimizer steps between two pruning steps.
+    initial, start
+        :math:`s_i` and :math:`t_0` of eq. :eq:`prune-cubic`.
+    scope : {"layer", "global"}
+        As :func:`magnitude_masks`.
+    """
+
+    def __init__(self, optimizer, *, final, steps, interval=1, initial=0.0, start=0, scope="layer"):
+        self_schedule = dict(final=final, initial=initial, start=start, steps=steps, interval=interval)
+        s0 = cubic_sparsity(0, **self_schedule)
+        super().__init__(optimizer, magnitude_masks(optimizer.params, s0, scope=scope))
+        object.__setattr__(self, "schedule", self_schedule)
+        object.__setattr__(self, "scope", scope)
+        object.__setattr__(self, "t", 0)
+        object.__setattr__(self, "sparsity", s0)
+
+    def step(self, grads):
+        self.optimizer.step(grads)
+        object.__setattr__(self, "t", self.t + 1)
+        s = cubic_sparsity(self.t, **self.schedule)
+        if s > self.sparsity:
+            object.__setattr__(self, "masks", magnitude_masks(self.optimizer.params, s, scope=self.scope))
+            object.__setattr__(self, "sparsity", s)
+        apply_masks(self.optimizer.params, self.masks)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import numpy as np
 from minikws._fileio import check_output_file
 from minikws._validate import check_positive_int, check_real, check_seed
 from minikws.augment import augment_waveform, spec_augment
-from minikws.compress import MaskedOptimizer
+from minikws.compress import GradualPruner, MaskedOptimizer
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
 from minikws.io import load_checkpoint, save_checkpoint
@@ -570,25 +570,48 @@ def evaluate_on_dataset(model, dataset, *, subset="test", batch_size=128):
     return classification_metrics(y_true, y_pred, classes=model.classes), y_true, y_pred
 
 
-def fine_tune(model, dataset, *, epochs, lr=2e-3, masks=None, seed=0, progress=None, log=None):
+def fine_tune(model, dataset, *, epochs, lr=2e-3, masks=None, gradual=None, scope="layer", seed=0,
+              progress=None, log=None):
     """Retrain a pruned model on a data set's training split, its pruned weights held at zero.
 
-    The trainer is :class:`Trainer` with AdamW, warm-up and cosine decay as in training,
-    SpecAugment on, the model's normalisation statistics kept (its weights learnt them), and the
-    optimizer wrapped in :class:`minikws.compress.MaskedOptimizer` when ``masks`` are given. The best validation epoch's
-    weights are kept.
+    The trainer is :class:`Trainer` with AdamW, warm-up and cosine decay as in training, SpecAugment
+    on, and the model's normalisation statistics kept (its weights learnt them).
+
+    Parameters
+    ----------
+    model : KWSModel
+    dataset : minikws.datasets.Dataset
+    epochs : int
+    lr : float
+        Peak learning rate.
+    masks : dict of str -> ndarray of bool, optional
+        One-shot pruning: the masks of :func:`minikws.compress.magnitude_masks`, held by
+        :class:`minikws.compress.MaskedOptimizer` after every step.
+    gradual : float, optional
+        Gradual pruning instead: the final sparsity, reached along eq. :eq:`prune-cubic` in (up to) 10
+        pruning steps spread over the first two thirds of the fine-tuning (:class:`minikws.compress.GradualPruner`,
+        masks by ``scope``); the last epoch's weights are kept, since earlier ones are less sparse.
+    scope : {"layer", "global"}
+    seed : int
 
     Returns
     -------
     minikws.train.Trainer
-        Holds the fine-tuning history.
+        Holds the fine-tuning history; with ``masks`` the best validation epoch's weights are kept.
     """
+    if masks is not None and gradual is not None:
+        raise MinikwsError("fine_tune: give either masks (one-shot pruning) or gradual (a final sparsity)")
     train, val = dataset.select("train"), dataset.select("validation")
     ftrain = featurize_dataset(model, train.audio, sr=dataset.sr)
-    fval = featurize_dataset(model, val.audio, sr=dataset.sr) if len(val.audio) else None
+    fval = featurize_dataset(model, val.audio, sr=dataset.sr) if len(val.audio) and gradual is None else None
     config = TrainConfig(epochs=epochs, lr=lr, wave_augment=False, patience=0, seed=seed)
     trainer = Trainer(model, config, progress=progress, log=log)
     if masks is not None:
         trainer.optimizer = MaskedOptimizer(trainer.optimizer, masks)
+    elif gradual is not None:
+        span = max(1, 2 * epochs * math.ceil(len(ftrain) / config.batch_size) // 3)  # first 2/3 of the steps
+        steps = min(10, span)
+        trainer.optimizer = GradualPruner(trainer.optimizer, final=gradual, steps=steps,
+                                          interval=max(1, span // steps), scope=scope)
     trainer.fit(ftrain, train.labels, fval, val.labels if fval is not None else None, normalize=False)
     return trainer

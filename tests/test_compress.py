@@ -236,3 +236,38 @@ def test_stream_models_keep_their_task_through_compression():
     plain.fit_normalization(feats)
     q = C.quantize_model(plain, feats)
     assert q.task == "stream" and C.Int8KWSModel.from_config(q.get_config()).task == "stream"
+
+
+def test_gradual_pruning_follows_the_cubic_schedule_and_ends_at_the_target():
+    from minikws.optim import AdamW
+
+    m, feats = model_and_feats()
+    rng = np.random.default_rng(5)
+    pruner = C.GradualPruner(AdamW(m.params, lr=1e-3), final=0.6, steps=4, interval=3)
+    names = C.prunable(m.params)
+    pruned_before = {k: np.zeros(m.params[k].shape, bool) for k in names}
+    for t in range(1, 16):
+        pruner.step({k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in m.params.items()})
+        want = C.cubic_sparsity(t, final=0.6, steps=4, interval=3)
+        assert C.sparsity(m.params) == pytest.approx(want, abs=0.01), t
+        for k in names:  # a pruned weight stays pruned: the masks only lose weights
+            zero = m.params[k] == 0
+            assert zero[pruned_before[k]].all(), (t, k)
+            pruned_before[k] = zero
+    assert C.sparsity(m.params) == pytest.approx(0.6, abs=0.01)
+
+
+def test_fine_tune_gradual_ends_at_the_final_sparsity():
+    from minikws.datasets import Dataset
+    from minikws.train import fine_tune
+
+    m, _ = model_and_feats(n=4)
+    rng = np.random.default_rng(0)
+    audio = [rng.standard_normal(4000).astype(np.float32) * 0.1 for _ in range(24)]
+    data = Dataset(audio=audio, labels=np.arange(24) % 3, classes=m.classes, sr=16000,
+                   speakers=np.array([f"s{i % 4}" for i in range(24)]),
+                   subset=np.array(["train"] * 20 + ["validation"] * 4))
+    fine_tune(m, data, epochs=3, gradual=0.5, seed=0, log=lambda line: None)
+    assert C.sparsity(m.params) == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(MinikwsError, match="either masks"):
+        fine_tune(m, data, epochs=1, gradual=0.5, masks={}, log=lambda line: None)

@@ -18,8 +18,11 @@ def add_parser(p):
                    help="share of weights (or, with --structured, of hidden units) to remove, in [0, 1)")
     p.add_argument("--structured", action="store_true",
                    help="remove whole hidden units of every LSTM layer instead of single weights")
-    p.add_argument("--scope", choices=("layer", "global"), default="layer",
-                   help="unstructured pruning: one threshold per matrix (default) or one for the whole model")
+    p.add_argument("--scope", choices=("layer", "global"), default="global",
+                   help="unstructured pruning: one threshold for the whole model (default; on the demo's model "
+                        "it kept 0.3-0.4 points more accuracy at 50 %%) or one per matrix")
+    p.add_argument("--gradual", action="store_true",
+                   help="with --fine-tune: prune along the cubic schedule while fine-tuning, not all at once")
     p.add_argument("--quantize", choices=("int8",), help="store and run the weights in int8")
     p.add_argument("--fine-tune", type=int, default=0, metavar="EPOCHS",
                    help="epochs of fine-tuning after pruning, masks held (default: 0)")
@@ -52,6 +55,8 @@ def run(args):
     _args.positive_int("--fine-tune", args.fine_tune, minimum=0)
     if args.fine_tune and args.prune is None:
         raise MinikwsError("--fine-tune: fine-tuning follows pruning; give --prune too")
+    if args.gradual and (not args.fine_tune or args.structured):
+        raise MinikwsError("--gradual: prunes while fine-tuning; give --fine-tune EPOCHS, without --structured")
     _args.real("--lr", args.lr, low=0.0, low_open=True)
     _args.positive_int("--calibrate", args.calibrate)
     _args.seed("--seed", args.seed)
@@ -82,12 +87,14 @@ def run(args):
         if args.structured:
             model = compress.prune_units(model, args.prune)
             masks = None
-        else:
+        elif not args.gradual:
             masks = compress.magnitude_masks(model.params, args.prune, scope=args.scope)
             compress.apply_masks(model.params, masks)
-        figures["pruned_accuracy"] = accuracy(model)
+        if not args.gradual:
+            figures["pruned_accuracy"] = accuracy(model)
         if args.fine_tune:
-            fine_tune(model, dataset, epochs=args.fine_tune, lr=args.lr, masks=masks, seed=args.seed)
+            fine_tune(model, dataset, epochs=args.fine_tune, lr=args.lr, seed=args.seed,
+                      **({"gradual": args.prune, "scope": args.scope} if args.gradual else {"masks": masks}))
             figures["fine_tuned_accuracy"] = accuracy(model)
         figures["hidden_size"] = model.hidden_size
         figures["sparsity"] = compress.sparsity(model.params)
@@ -102,9 +109,10 @@ def run(args):
           f"({sizes['after_bytes'] / 1e3:.1f} kB, {sizes['after_bytes'] / sizes['before_bytes']:.0%})")
     if args.prune is not None:
         what = f"hidden units {model.hidden_size}" if args.structured else f"sparsity {figures['sparsity']:.1%}"
-        print(f"pruned: {what}; {subset} accuracy {before:.4f} -> {figures['pruned_accuracy']:.4f} after pruning"
-              + (f" -> {figures['fine_tuned_accuracy']:.4f} after {args.fine_tune} epochs of fine-tuning"
-                 if args.fine_tune else ""))
+        pruned = "" if args.gradual else f" -> {figures['pruned_accuracy']:.4f} after pruning"
+        print(f"pruned: {what}; {subset} accuracy {before:.4f}{pruned}"
+              + (f" -> {figures['fine_tuned_accuracy']:.4f} after {args.fine_tune} epochs of "
+                 f"{'gradual pruning and ' if args.gradual else ''}fine-tuning" if args.fine_tune else ""))
     if args.quantize:
         print("quantized: int8 weights per output channel, int8 activations, int32 accumulation")
     print(f"{subset} accuracy: {before:.4f} before, {figures['accuracy_after']:.4f} after")
