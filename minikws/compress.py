@@ -43,6 +43,7 @@ __all__ = [
     "MaskedOptimizer",
     "GradualPruner",
     "prune_units",
+    "describe",
     "prune_layer_units",
     "unit_scores",
     "quantize_per_channel",
@@ -246,6 +247,24 @@ class GradualPruner(MaskedOptimizer):
             object.__setattr__(self, "masks", magnitude_masks(self.optimizer.params, s, scope=self.scope))
             object.__setattr__(self, "sparsity", s)
         apply_masks(self.optimizer.params, self.masks)
+
+
+def describe(model):
+    """One line saying what a model is: its task and size, and what compression it carries.
+
+    ``"clip model, 2 x 64 LSTM units, 12 classes, float32"``; an int8 model says
+    ``"int8 weights per output channel, int8 activations"``; a pruned float model gives the share of
+    its weights that are exactly zero (unstructured pruning; removed units show as a smaller H).
+    """
+    base = (f"{model.task} model, {model.num_layers} x {model.hidden_size} LSTM units, "
+            f"{model.num_classes} classes")
+    if isinstance(model, Int8KWSModel):
+        zeros = [L.Wx for L in model.layers] + [L.Wh for L in model.layers] + [model.fc_W]
+        share = sum(int((z == 0).sum()) for z in zeros) / sum(z.size for z in zeros)
+        pruned = f", {share:.0%} of the weights zero" if share >= 0.01 else ""
+        return f"{base}, int8 weights per output channel and int8 activations{pruned}"
+    share = sparsity(model.params)
+    return f"{base}, {model.dtype.name}" + (f", {share:.0%} of the weights zero (pruned)" if share >= 0.01 else "")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -126,3 +126,20 @@ def test_gradual_pruning_from_the_command_line(tone_model, tmp_path, capsys):
     code, _, err = run(["compress", "--model", os.fspath(model), "--data", os.fspath(data), "--prune", "0.6",
                         "--gradual", "--out", os.fspath(tmp_path / "no.npz")], capsys)
     assert code == 2 and "--gradual" in err
+
+
+def test_commands_say_what_a_compressed_model_is(tone_model, tmp_path, capsys):
+    _, data, model = tone_model
+    q = tmp_path / "q.npz"
+    assert run(["compress", "--model", os.fspath(model), "--data", os.fspath(data), "--prune", "0.5",
+                "--quantize", "int8", "--out", os.fspath(q)], capsys)[0] == 0
+    code, out, _ = run(["info", "--model", os.fspath(q)], capsys)
+    assert code == 0 and "int8 weights per output channel" in out and "of the weights zero" in out
+    code, out, err = run(["predict", "--model", os.fspath(q), os.fspath(next((data / "low").iterdir()))], capsys)
+    assert code == 0 and "int8" in err and "int8" not in out  # stdout stays one line per file
+    code, out, _ = run(["evaluate", "--model", os.fspath(q), "--data", os.fspath(data)], capsys)
+    assert code == 0 and out.splitlines()[0].endswith("int8 weights per output channel and int8 activations, "
+                                                     + out.splitlines()[0].split("activations, ")[-1])
+    code, out, err = run(["predict", "--model", os.fspath(model), os.fspath(next((data / "low").iterdir()))],
+                         capsys)
+    assert code == 0 and "model" not in err  # a plain float model: nothing to say

@@ -52,6 +52,7 @@ def run(args):
     import time
 
     from minikws import audio, io
+    from minikws.compress import Int8KWSModel, describe, sparsity
     from minikws.detection import Detector
     from minikws.errors import MinikwsError
 
@@ -60,6 +61,8 @@ def run(args):
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         raise MinikwsError(f"--plot {args.plot}: its folder does not exist")
     model = io.load_model(args.model)
+    if isinstance(model, Int8KWSModel) or sparsity(model.params) >= 0.01:  # say what a compressed model is
+        print(f"minikws {args.command}: model {args.model}: {describe(model)}", file=sys.stderr, flush=True)
     if getattr(model, "task", "clip") != "stream":
         raise MinikwsError(f"--model {args.model}: a clip model (one label per clip) cannot detect "
                            "keywords in a stream; train one with minikws train --task stream")

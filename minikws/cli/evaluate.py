@@ -22,6 +22,7 @@ def run(args):
     from minikws import io, metrics
     from minikws.cli import _args
     from minikws.cli.train import load_data
+    from minikws.compress import describe
     from minikws.errors import MinikwsError
     from minikws.train import evaluate_on_dataset
 
@@ -30,6 +31,7 @@ def run(args):
         raise MinikwsError(f"--data {args.data}: no such folder")
     _args.output_folder("--plots", args.plots)  # before the evaluation, not after it
     model = io.load_model(args.model)
+    print(f"model {args.model}: {describe(model)}")
     if getattr(model, "task", "clip") == "stream":
         from minikws.errors import MinikwsError
 

@@ -13,6 +13,8 @@ import platform
 
 def add_parser(p):
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--model", metavar="MODEL.npz",
+                   help="also describe a model file: task, size, classes, and any pruning or int8")
 
 
 def _blas_of(module):
@@ -89,8 +91,18 @@ def collect():
     }
 
 
+def _model_info(path):
+    from minikws import compress, io
+
+    model = io.load_model(path)
+    return {"file": path, "bytes": os.path.getsize(path), "what": compress.describe(model),
+            "classes": " ".join(model.classes), "sample rate": model.sr, "parameters": model.num_parameters()}
+
+
 def run(args):
     info = collect()
+    if args.model:
+        info["model"] = _model_info(args.model)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

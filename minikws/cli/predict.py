@@ -26,10 +26,13 @@ def run(args):
 
     from minikws import audio, io
     from minikws._validate import check_positive_int
+    from minikws.compress import Int8KWSModel, describe, sparsity
     from minikws.errors import MinikwsError
 
     top = check_positive_int("--top", args.top)
     model = io.load_model(args.model)
+    if isinstance(model, Int8KWSModel) or sparsity(model.params) >= 0.01:  # say what a compressed model is
+        print(f"minikws {args.command}: model {args.model}: {describe(model)}", file=sys.stderr, flush=True)
     if getattr(model, "task", "clip") == "stream":
         raise MinikwsError(f"--model {args.model}: a stream model (frame tags for continuous audio); "
                            "use minikws detect")
