@@ -1,6 +1,6 @@
 """Load on `minikws serve`: /predict throughput and latency, and how many live streams keep up.
 
-    PYTHONPATH=$PWD /work/venv/bin/python benchmarks/bench_serve.py [--model M.npz] [--workers N]
+    python benchmarks/bench_serve.py [--model M.npz] [--workers N]
 
 The server runs as `python -m minikws serve` in a process of its own on a free loopback port (only
 127.0.0.1 is ever used); the clients run here, in one asyncio loop (httpx for /predict, websockets for
