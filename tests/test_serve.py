@@ -74,13 +74,20 @@ def raw_request(url, data, *, read_timeout=5.0):
     with socket.create_connection((host, int(port)), timeout=read_timeout) as s:
         t0 = time.perf_counter()
         s.sendall(data)
-        answer = b""
-        while b"\r\n\r\n" not in answer or not _complete(answer):
-            part = s.recv(65536)
-            if not part:
-                break
-            answer += part
-        return answer, time.perf_counter() - t0
+        return read_answer(s), time.perf_counter() - t0
+
+
+def read_answer(s, answer=b""):
+    """Read from socket ``s`` until a whole HTTP answer (headers and Content-Length bytes) or EOF.
+
+    One ``recv`` is not enough: the headers and the body may arrive in separate segments.
+    """
+    while not _complete(answer):
+        part = s.recv(65536)
+        if not part:
+            break
+        answer += part
+    return answer
 
 
 def _complete(answer):
@@ -210,11 +217,7 @@ def test_oversized_bodies_are_refused_before_they_are_read(server):
             if answer:
                 break
         s.settimeout(5)
-        while not _complete(answer):
-            part = s.recv(65536)
-            if not part:
-                break
-            answer += part
+        answer = read_answer(s, answer)
     assert status_of(answer) == 413
     assert sent < 2_000_000  # the server stopped reading soon after 200 kB
 
@@ -261,7 +264,7 @@ def test_a_stalled_half_sent_request_does_not_block_others(server, keyword_model
                 r = client.post("/predict", content=body, headers={"Content-Type": "audio/wav"})
                 assert r.status_code == 200 and r.json()["label"] == "yes"
         served = time.perf_counter() - t0
-        answer = half_body.recv(65536)
+        answer = read_answer(half_body)
         assert status_of(answer) == 408 and "did not arrive within 1 s" in json_of(answer)["error"]
         assert half_head.recv(65536) == b""        # closed by the header timeout, without an answer
         waited = time.perf_counter() - t0
