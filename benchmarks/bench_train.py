@@ -11,13 +11,20 @@ in a process of its own with the reference environment (torch is not a minikws d
     python benchmarks/bench_train.py --data FSDD --dataset fsdd --epochs 20
     python benchmarks/bench_train.py --per-word 40 --epochs 3 --ref-python /work/venv-ref/bin/python
 
-Early stopping and augmentation are off on both sides (same epochs, same clips); each side keeps its
-best validation epoch. torch's LSTM has two bias vectors per layer (bias_ih, bias_hh), minikws one (their
+Augmentation is on by default, as in `minikws train`: every epoch both sides train on the same freshly
+augmented waveforms (minikws.pipeline.augment_block, a NumPy function of the seed, the epoch and the
+block), featurized again every epoch: minikws by its data workers (minikws.pipeline.AugmentedEpochs,
+one per core, preparing the next epoch while one trains), torch by a DataLoader with as many workers
+over the same blocks, then librosa. SpecAugment's masks (drawn inside minikws' trainer) and early
+stopping are off on both sides (same epochs, same clips); `--no-augment` trains on fixed features. Each
+side keeps its best validation epoch; CPU utilisation is (user + system time) / wall time of the side's
+process and its workers. torch's LSTM has two bias vectors per layer (bias_ih, bias_hh), minikws one (their
 sum), hence 512 more parameters at H = 64 x 2 layers for the same function.
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +36,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def _as_is(item):
+    return item
+
+
+def _cpu_seconds():
+    """User + system time of this process and its reaped children (data workers), s."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 # ----------------------------------------------------------------------------------- torch side
 def torch_worker(data_path, settings_path):
     """Runs under the reference interpreter: librosa MFCC + torch.nn.LSTM, prints one JSON line."""
@@ -36,32 +53,40 @@ def torch_worker(data_path, settings_path):
     import torch
 
     from minikws.features import running_cmn  # numpy only, like length_batches
+    from minikws.pipeline import BLOCK, augment_block  # numpy only: the same augmented waveforms
     from minikws.train import length_batches  # numpy only: the same batches as the minikws side
 
     t0 = time.perf_counter()
     s = json.load(open(settings_path))
     with np.load(data_path, allow_pickle=False) as z:
         audio, lengths, labels, subset = z["audio"], z["lengths"], z["labels"], z["subset"]
+        noises = [z[k] for k in sorted(k for k in z.files if k.startswith("noise_"))]
     sr, feat = s["sr"], s["features"]
     torch.manual_seed(s["seed"])
     torch.set_num_threads(s["threads"])
 
-    groups = {}  # clips of equal length in one batched librosa call, as on the minikws side
-    for n, L in enumerate(lengths):
-        groups.setdefault(int(L), []).append(n)
-    feats = [None] * len(lengths)
-    for L, idx in groups.items():
-        for start in range(0, len(idx), 256):
-            part = idx[start:start + 256]
-            M = librosa.feature.mfcc(y=audio[part, :L], sr=sr, n_mfcc=feat["n_mfcc"], n_fft=feat["n_fft"],
-                                     hop_length=feat["hop_length"], win_length=feat["win_length"],
-                                     n_mels=feat["n_mels"], fmin=feat.get("fmin", 0.0),
-                                     fmax=feat.get("fmax"))
-            for j, n in enumerate(part):
-                F = M[j].T  # (F, K)
-                if s["cmn_window"]:  # the same running CMN as KWSModel (NumPy; no torch involved)
-                    F = running_cmn(F, window=s["cmn_window"])[0]
-                feats[n] = np.ascontiguousarray(F.astype(np.float32))
+    def featurize(clips):
+        """librosa MFCC (clips of equal length in one batched call, as minikws does), then the CMN."""
+        groups = {}
+        for n, y in enumerate(clips):
+            groups.setdefault(len(y), []).append(n)
+        out = [None] * len(clips)
+        for L, idx in groups.items():
+            for start in range(0, len(idx), 256):
+                part = idx[start:start + 256]
+                M = librosa.feature.mfcc(y=np.stack([clips[n] for n in part]), sr=sr, n_mfcc=feat["n_mfcc"],
+                                         n_fft=feat["n_fft"], hop_length=feat["hop_length"],
+                                         win_length=feat["win_length"], n_mels=feat["n_mels"],
+                                         fmin=feat.get("fmin", 0.0), fmax=feat.get("fmax"))
+                for j, n in enumerate(part):
+                    F = M[j].T  # (F, K)
+                    if s["cmn_window"]:  # the same running CMN as KWSModel (NumPy; no torch involved)
+                        F = running_cmn(F, window=s["cmn_window"])[0]
+                    out[n] = np.ascontiguousarray(F.astype(np.float32))
+        return out
+
+    clips = [audio[n, :L] for n, L in enumerate(lengths)]
+    feats = featurize(clips)
     t_feat = time.perf_counter() - t0
 
     tr = np.flatnonzero(subset == "train")
@@ -117,9 +142,26 @@ def torch_worker(data_path, settings_path):
         p = (step - warmup) / max(1, total - 1 - warmup)
         return lr_min + 0.5 * (s["lr"] - lr_min) * (1 + np.cos(np.pi * min(p, 1.0)))
 
+    tr_clips = [clips[i] for i in tr]
+
+    class Blocks(torch.utils.data.Dataset):  # one item = one block of augmented, featurized clips
+        def __init__(self, epoch):
+            self.epoch = epoch
+
+        def __len__(self):
+            return -(-len(tr) // BLOCK)
+
+        def __getitem__(self, b):
+            return featurize(augment_block(tr_clips, self.epoch, b, seed=s["seed"], sr=sr, noises=noises))
+
     best_val, best_state, step = -1.0, None, 0
     for epoch in range(s["epochs"]):
         rng = np.random.default_rng([s["seed"], epoch])
+        if s["augment"]:  # this epoch's features of the training clips, in the order of tr
+            loader = torch.utils.data.DataLoader(Blocks(epoch), batch_size=None, num_workers=s["workers"],
+                                                 collate_fn=_as_is)
+            for n, f in zip(tr, (f for block in loader for f in block)):
+                feats[n] = f
         for b in length_batches(tr_lengths, batch_size=s["batch_size"], rng=rng):
             idx = tr[b]
             x, L = pad(idx)
@@ -137,33 +179,30 @@ def torch_worker(data_path, settings_path):
     net.load_state_dict(best_state)
     acc = evaluate(te)
     print(json.dumps({"accuracy": acc, "val_accuracy": best_val, "seconds": time.perf_counter() - t0,
-                      "feature_seconds": t_feat,
+                      "feature_seconds": t_feat, "cpu": _cpu_seconds(),
                       "parameters": sum(p.numel() for p in net.parameters())}))
 
 
 # --------------------------------------------------------------------------------- minikws side
 def run_minikws(dataset, args, settings):
-    from minikws.models import KWSModel
-    from minikws.train import TrainConfig, Trainer, evaluate_on_dataset, featurize_dataset
+    """What ``minikws train`` runs (train_on_dataset: data workers, kernel), with the shared settings."""
+    from minikws.train import TrainConfig, evaluate_on_dataset, train_on_dataset
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=0,
                          seed=args.seed, warmup_epochs=settings["warmup_epochs"],
                          min_lr_ratio=settings["min_lr_ratio"], weight_decay=settings["weight_decay"],
-                         clip_norm=settings["clip_norm"], spec_augment=False, wave_augment=False)
-    model = KWSModel(classes=dataset.classes, sr=dataset.sr, features=settings["features"],
-                     cmn_window=settings["cmn_window"], hidden_size=args.hidden, num_layers=args.layers,
-                     dropout=args.dropout, seed=args.seed, backend=args.backend)
-    train, val = dataset.select("train"), dataset.select("validation")
-    ftr = featurize_dataset(model, train.audio, sr=dataset.sr)
-    fva = featurize_dataset(model, val.audio, sr=dataset.sr)
-    t_feat = time.perf_counter() - t0
-    trainer = Trainer(model, config, progress=False, log=lambda line: None)
-    trainer.fit(ftr, train.labels, fva, val.labels)
+                         clip_norm=settings["clip_norm"], spec_augment=False, wave_augment=settings["augment"])
+    model, trainer = train_on_dataset(dataset, hidden_size=args.hidden, num_layers=args.layers,
+                                      dropout=args.dropout, features=settings["features"],
+                                      cmn_window=settings["cmn_window"], config=config, progress=False,
+                                      log=lambda line: None, backend=args.backend, workers=settings["workers"])
     result, _, _ = evaluate_on_dataset(model, dataset, subset="test")
     val_acc = max(v for v in trainer.history["val_accuracy"] if v is not None)
-    return {"accuracy": result["accuracy"], "val_accuracy": val_acc,
-            "seconds": time.perf_counter() - t0, "feature_seconds": t_feat,
+    seconds = time.perf_counter() - t0
+    feature_seconds = seconds - sum(trainer.history["seconds"])  # before the first epoch, and the test
+    return {"accuracy": result["accuracy"], "val_accuracy": val_acc, "seconds": seconds,
+            "feature_seconds": feature_seconds, "cpu": _cpu_seconds() - cpu0,
             "parameters": model.num_parameters()}
 
 
@@ -182,8 +221,12 @@ def main():
                    help="running CMN window in frames on both sides, 0 = off (default: KWSModel's 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (minikws: BLAS default)")
+    p.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="train on fixed features (default: wave augmentation every epoch, both sides)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="data workers of each side (default: minikws.pipeline.default_workers())")
     p.add_argument("--backend", default="auto", help="minikws LSTM backend")
-    p.add_argument("--ref-python", default="/work/venv-ref/bin/python",
+    p.add_argument("--ref-python", default=sys.executable,
                    help="interpreter with torch and librosa")
     p.add_argument("--torch-worker", nargs=2, metavar=("DATA", "SETTINGS"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -193,6 +236,7 @@ def main():
 
     from minikws import datasets
     from minikws.models import default_feature_settings
+    from minikws.pipeline import default_workers
 
     t0 = time.perf_counter()
     if args.data:
@@ -206,13 +250,15 @@ def main():
                 "hidden": args.hidden, "layers": args.layers, "dropout": args.dropout,
                 "num_classes": len(dataset.classes), "epochs": args.epochs, "batch_size": args.batch_size,
                 "lr": args.lr, "weight_decay": 1e-2, "warmup_epochs": 1.0, "min_lr_ratio": 0.02,
-                "clip_norm": 5.0, "seed": args.seed, "threads": args.threads}
+                "clip_norm": 5.0, "seed": args.seed, "threads": args.threads, "augment": args.augment,
+                "workers": default_workers() if args.workers is None else args.workers}
     counts = {s: int((dataset.subset == s).sum()) for s in ("train", "validation", "test")}
     print(f"data: {len(dataset.audio)} clips, {len(dataset.classes)} classes, {dataset.sr} Hz, {counts} "
           f"(loaded/synthesized in {t_data:.1f}s, not timed below)")
     print(f"model: MFCC {settings['features']['n_mfcc']} -> running CMN {args.cmn_window} -> LSTM "
           f"{args.hidden} x {args.layers} -> Linear; batch {args.batch_size}, {args.epochs} epochs, "
-          f"AdamW lr {args.lr}")
+          f"AdamW lr {args.lr}; " + (f"wave augmentation every epoch, {settings['workers']} data workers"
+                                      if args.augment else "no augmentation"))
 
     results = {"minikws": run_minikws(dataset, args, settings)}
     if os.path.exists(args.ref_python):
@@ -222,8 +268,10 @@ def main():
             for n, a in enumerate(dataset.audio):
                 audio[n, : len(a)] = a
             data_path, settings_path = os.path.join(tmp, "data.npz"), os.path.join(tmp, "settings.json")
+            noises = {f"noise_{i:03d}": np.asarray(v, np.float32)
+                      for i, (_, v) in enumerate(sorted(dataset.noise.items()))}
             np.savez(data_path, audio=audio, lengths=lengths, labels=np.asarray(dataset.labels, np.int64),
-                     subset=np.asarray(dataset.subset).astype(str))
+                     subset=np.asarray(dataset.subset).astype(str), **noises)
             json.dump(settings, open(settings_path, "w"))
             env = {**os.environ, "PYTHONPATH": ROOT}
             proc = subprocess.run([args.ref_python, os.path.abspath(__file__), "--torch-worker", data_path,
@@ -235,10 +283,11 @@ def main():
     else:
         print(f"{args.ref_python} not found: PyTorch side skipped", file=sys.stderr)
 
-    print(f"\n{'':10} {'params':>8} {'features s':>11} {'total s':>9} {'val acc':>8} {'test acc':>9}")
+    print(f"\n{'':10} {'params':>8} {'features s':>11} {'total s':>9} {'CPU util':>9} {'val acc':>8} "
+          f"{'test acc':>9}")
     for name, r in results.items():
         print(f"{name:10} {r['parameters']:>8} {r['feature_seconds']:>11.1f} {r['seconds']:>9.1f} "
-              f"{r['val_accuracy']:>8.4f} {r['accuracy']:>9.4f}")
+              f"{r['cpu'] / r['seconds']:>9.2f} {r['val_accuracy']:>8.4f} {r['accuracy']:>9.4f}")
     if "torch" in results:
         print(f"\nwall time minikws / torch = {results['minikws']['seconds'] / results['torch']['seconds']:.2f}")
     print(json.dumps(results))

@@ -6,6 +6,7 @@ Data flows through the package the way it flows through a recognizer::
     minikws.augment     waveform perturbations and SpecAugment masks for training
     minikws.features    waveforms -> MFCC (frames, coefficients), running CMN
     minikws.frontend    clips or streamed chunks -> the model's feature frames (FrontEnd)
+    minikws.pipeline    every epoch's augmented training features, prepared ahead in worker processes
     minikws.nn          LSTM, Linear, softmax cross-entropy (forward/backward pairs)
     minikws.optim       SGD, Adam, AdamW, clipping, schedules
     minikws.models      KWSModel: front end + LSTM stack + Linear, with its settings
@@ -43,7 +44,7 @@ from minikws.errors import MinikwsError  # noqa: E402,F401
 
 # The public submodules, imported on first attribute access (PEP 562), so that `import minikws` costs
 # nothing beyond this file while `minikws.nn.lstm_forward` works without a second import line.
-SUBMODULES = ("audio", "augment", "features", "frontend", "nn", "optim", "models", "compress", "io", "export",
+SUBMODULES = ("audio", "augment", "features", "frontend", "pipeline", "nn", "optim", "models", "compress", "io", "export",
               "streaming", "detection", "train", "train_stream", "metrics", "datasets", "gradcheck", "serve",
               "exercises", "cli", "defaults", "errors")
 

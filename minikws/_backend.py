@@ -4,6 +4,7 @@
 (built by ``pip install`` when a C compiler is present). ``backend="auto"`` takes the kernel when it is
 built and NumPy otherwise, saying so once.
 """
+import contextlib
 import warnings
 
 from minikws.errors import MinikwsError
@@ -47,3 +48,20 @@ def resolve(backend):
         )
         _warned = True
     return "numpy"
+
+
+@contextlib.contextmanager
+def kernel_threads(n):
+    """Within the block, let the kernel's training calls use at most ``n`` threads (no-op without the
+    kernel). The thread count changes no number (see README's "Speed"), only who does the work: the
+    trainer gives the kernel one thread while data workers keep the other cores busy, since a split
+    batch waits for its slowest part and a part whose core is taken by a worker waits long."""
+    k = kernel()
+    if k is None:
+        yield
+        return
+    old_threads, old_rows = k._set_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        k._set_threads(old_threads, old_rows)

@@ -17,6 +17,7 @@ finishes with exactly the weights of an uninterrupted run.
 
 Shape legend: T time steps (frames), B batch, K coefficients, C classes; N clips.
 """
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,9 +29,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from minikws._backend import kernel_threads
 from minikws._fileio import check_output_file
 from minikws._validate import check_positive_int, check_real, check_seed
-from minikws.augment import augment_waveform, spec_augment
+from minikws.augment import spec_augment
 from minikws.compress import GradualPruner, MaskedOptimizer
 from minikws.defaults import DEFAULTS
 from minikws.errors import MinikwsError
@@ -39,6 +41,7 @@ from minikws.metrics import classification_metrics
 from minikws.models import KWSModel
 from minikws.nn.losses import log_softmax, softmax
 from minikws.optim import AdamW, clip_grad_norm, warmup_cosine_lr
+from minikws.pipeline import AugmentedEpochs
 
 __all__ = [
     "TrainConfig",
@@ -311,7 +314,9 @@ class Trainer:
         c = self.config
         rng = np.random.default_rng([c.seed, epoch])
         if augment is not None:
-            feats = augment(rng)
+            feats = augment(epoch)
+            if epoch + 1 < c.epochs and hasattr(augment, "prefetch"):
+                augment.prefetch(epoch + 1)  # computed in the workers while this epoch trains
         lengths = np.array([f.shape[0] for f in feats])
         batches = length_batches(lengths, batch_size=c.batch_size, rng=rng)
         steps = len(batches)
@@ -407,8 +412,11 @@ class Trainer:
             ``config.epochs``, which may be larger than the run planned: the cosine schedule is then
             stretched to the new last step.
         augment : callable, optional
-            ``augment(rng) -> list of ndarray (F_n, K)``: fresh features of the training clips (same
-            order and labels), called at the start of every epoch with that epoch's generator.
+            ``augment(epoch) -> list of ndarray (F_n, K)``: fresh features of the training clips (same
+            order and labels), called at the start of every 0-based epoch; a function of the epoch
+            alone, so that a resumed run sees the same data. If it has a ``prefetch(epoch)`` method
+            (:class:`minikws.pipeline.AugmentedEpochs`), that is called for the next epoch before this
+            one trains.
         normalize : bool
             Measure the model's normalisation statistics on ``train_feats`` first (default). Fine-tuning
             a trained (e.g. pruned) model passes False, so that its weights keep the inputs they learnt.
@@ -486,7 +494,7 @@ def _split(dataset, subset):
 def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DEFAULTS.num_layers,
                      dropout=DEFAULTS.dropout, features=None, cmn_window=DEFAULTS.cmn_window, config=None,
                      checkpoint=None, resume=None, progress=None, log=None, dtype=np.float32,
-                     backend="auto", run_info=None):
+                     backend="auto", run_info=None, workers=None):
     """Build a :class:`~minikws.models.KWSModel` for a data set and train it on its splits.
 
     Parameters
@@ -499,6 +507,10 @@ def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DE
     config : TrainConfig, optional
     checkpoint, resume, progress, log, run_info
         As :class:`Trainer` and :meth:`Trainer.fit`.
+    workers : int, optional
+        Data worker processes preparing the next epoch's augmented features while an epoch trains
+        (:class:`minikws.pipeline.AugmentedEpochs`; default: one per CPU, none on one core). The
+        result never depends on it.
 
     Returns
     -------
@@ -519,26 +531,29 @@ def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DE
                      cmn_window=cmn_window, hidden_size=hidden_size, num_layers=num_layers,
                      dropout=dropout, dtype=dtype, seed=config.seed, backend=backend)
     show = sys.stderr.isatty() if progress is None else bool(progress)
-    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr, progress=show, desc="features (train)")
-    fval = featurize_dataset(model, val.audio, sr=dataset.sr, progress=show, desc="features (val)")
+    trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log, run_info=run_info)
     augment = None
     if config.wave_augment:
-        noises = [np.asarray(v, dtype=np.float32) for _, v in sorted(dataset.noise.items())]
+        noises = [v for _, v in sorted(dataset.noise.items())]
+        def bar(total):  # while an epoch waits for its data: the pause before the epoch's bar shows
+            return _progress_bar(total=total, enabled=show, desc="augment")
 
-        def augment(rng):  # before every epoch: a bar, so that the pause before the epoch's bar shows
-            bar = _progress_bar(total=len(train.audio), enabled=show, desc="augment")
-            clips = []
-            try:
-                for y in train.audio:
-                    clips.append(augment_waveform(y, rng, sr=dataset.sr, noises=noises))
-                    bar.update(1)
-            finally:
-                bar.close()
-            return featurize_dataset(model, clips, sr=dataset.sr, progress=show, desc="features")
-
-    trainer = Trainer(model, config, checkpoint=checkpoint, progress=progress, log=log, run_info=run_info)
-    trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None, resume=resume,
-                augment=augment)
+        augment = AugmentedEpochs(model.frontend, train.audio, sr=dataset.sr, noises=noises,
+                                  seed=config.seed, workers=workers, progress=bar)
+        if resume is None:  # the first epoch's data, while the plain features (normalisation) are made
+            augment.prefetch(0)
+    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr, progress=show, desc="features (train)")
+    fval = featurize_dataset(model, val.audio, sr=dataset.sr, progress=show, desc="features (val)")
+    # With data workers on every core, the kernel's batch split would wait on parts whose core a worker
+    # holds: one kernel thread then trains faster (measured: benchmarks/README.md, "Training").
+    threads = kernel_threads(1) if augment is not None and augment.workers else contextlib.nullcontext()
+    try:
+        with threads:
+            trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None,
+                        resume=resume, augment=augment)
+    finally:
+        if augment is not None:
+            augment.close()
     return model, trainer
 
 

@@ -16,7 +16,7 @@ LAYERS = [
     {"minikws._validate", "minikws._backend", "minikws._lstm_kernel", "minikws._fileio"},
     {"minikws.audio"},
     {"minikws.augment", "minikws.features", "minikws.datasets"},
-    {"minikws.frontend"},
+    {"minikws.frontend", "minikws.pipeline"},
     {"minikws.nn"},
     {"minikws.optim", "minikws.gradcheck"},
     {"minikws.models", "minikws.compress"},
