@@ -97,7 +97,8 @@ class AugmentedEpochs:
 
     The ``augment`` argument of :meth:`minikws.train.Trainer.fit`. Calling it for epoch ``e`` returns
     that epoch's features (same order as ``audio``); the trainer then asks for epoch ``e + 1`` with
-    :meth:`prefetch`, which the workers compute while epoch ``e`` trains. Close it (or use it in a ``with`` block) to stop the workers.
+    :meth:`prefetch`, which the workers compute while epoch ``e`` trains. Close it (or use it in a
+    ``with`` block) to stop the workers.
 
     Parameters
     ----------
@@ -125,7 +126,8 @@ class AugmentedEpochs:
 
     def __init__(self, frontend, audio, *, sr, noises=(), seed=0, workers=None, progress=None):
         self._job = {"frontend": frontend, "audio": list(audio), "sr": check_positive_int("sr", sr),
-                     "noises": [np.asarray(n, dtype=np.float32) for n in noises], "seed": check_seed("seed", seed)}
+                     "noises": [np.asarray(n, dtype=np.float32) for n in noises],
+                     "seed": check_seed("seed", seed)}
         self.workers = default_workers() if workers is None else int(workers)
         if self.workers < 0:
             raise MinikwsError(f"workers: expected 0 or more, got {workers}")

@@ -535,19 +535,20 @@ def train_on_dataset(dataset, *, hidden_size=DEFAULTS.hidden_size, num_layers=DE
     augment = None
     if config.wave_augment:
         noises = [v for _, v in sorted(dataset.noise.items())]
+
         def bar(total):  # while an epoch waits for its data: the pause before the epoch's bar shows
             return _progress_bar(total=total, enabled=show, desc="augment")
 
         augment = AugmentedEpochs(model.frontend, train.audio, sr=dataset.sr, noises=noises,
                                   seed=config.seed, workers=workers, progress=bar)
-        if resume is None:  # the first epoch's data, while the plain features (normalisation) are made
-            augment.prefetch(0)
-    ftrain = featurize_dataset(model, train.audio, sr=dataset.sr, progress=show, desc="features (train)")
-    fval = featurize_dataset(model, val.audio, sr=dataset.sr, progress=show, desc="features (val)")
-    # With data workers on every core, the kernel's batch split would wait on parts whose core a worker
-    # holds: one kernel thread then trains faster (measured: benchmarks/README.md, "Training").
+    # With data workers on every core, a kernel call split over threads waits for any part whose core a
+    # worker holds, spinning meanwhile: the kernel gets one thread (which changes no number).
     threads = kernel_threads(1) if augment is not None and augment.workers else contextlib.nullcontext()
     try:
+        if augment is not None and resume is None:
+            augment.prefetch(0)  # the first epoch's data, while the plain features are computed
+        ftrain = featurize_dataset(model, train.audio, sr=dataset.sr, progress=show, desc="features (train)")
+        fval = featurize_dataset(model, val.audio, sr=dataset.sr, progress=show, desc="features (val)")
         with threads:
             trainer.fit(ftrain, train.labels, fval, val.labels if len(val.audio) else None,
                         resume=resume, augment=augment)
