@@ -20,9 +20,11 @@ epochs (a test). Workers are forked: they inherit the clips instead of receiving
 ``fork`` does not exist (Windows) the blocks are computed in the calling process, with the same
 result.
 """
+import concurrent.futures
 import math
 import multiprocessing
 import os
+import signal
 
 import numpy as np
 
@@ -87,9 +89,14 @@ def _block(job, epoch, b):
     return job["frontend"].featurize(clips, sr=job["sr"])
 
 
-def _worker_block(task):
-    job = _SHARED[task[0]]
-    return _block(job, task[1], task[2])
+def _worker_block(key, epoch, b):
+    return _block(_SHARED[key], epoch, b)
+
+
+def _worker_init():
+    # Ctrl-C reaches the whole process group: the training process handles it (and stops the workers);
+    # a worker that took it too would print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class AugmentedEpochs:
@@ -146,15 +153,23 @@ class AugmentedEpochs:
         if self.workers == 0 or epoch in self._pending:
             return
         if self._pool is None:
-            key = id(self)
-            _SHARED[key] = self._job  # inherited by the forked workers, never pickled
+            # Forked workers inherit the job through this module's _SHARED (never pickled); a worker
+            # that dies (killed, out of memory) breaks the pool, and the waiting call says so.
+            self._key = id(self)
+            _SHARED[self._key] = self._job
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
+        self._pending[epoch] = [self._pool.submit(_worker_block, self._key, epoch, b)
+                                for b in range(self.blocks)]
+
+    def _collect(self, futures):
+        for future in futures:
             try:
-                self._pool = multiprocessing.get_context("fork").Pool(self.workers)
-            finally:
-                del _SHARED[key]
-            self._key = key
-        tasks = [(self._key, epoch, b) for b in range(self.blocks)]
-        self._pending[epoch] = self._pool.imap(_worker_block, tasks, chunksize=1)
+                yield future.result()
+            except concurrent.futures.process.BrokenProcessPool:
+                self.close()
+                raise MinikwsError("data workers: a worker process died (killed, or out of memory?); "
+                                   "MINIKWS_THREADS=1 makes the data in the training process") from None
 
     def __call__(self, epoch):
         """Features of ``epoch`` (0-based): waits for the workers if :meth:`prefetch` started it."""
@@ -164,8 +179,8 @@ class AugmentedEpochs:
         else:
             self._start(epoch)
             for stale in [e for e in self._pending if e < epoch]:
-                self._pending.pop(stale)  # a resumed or restarted run skipped it
-            blocks = self._pending.pop(epoch)
+                self._cancel(self._pending.pop(stale))  # a resumed or restarted run skipped it
+            blocks = self._collect(self._pending.pop(epoch))
         bar = self._progress(len(self)) if self._progress is not None else None
         feats = []
         try:
@@ -184,17 +199,20 @@ class AugmentedEpochs:
         Nothing happens without workers."""
         self._start(int(epoch))
 
-    def cancel(self):
-        """Forget work started ahead (its results are discarded when they arrive)."""
-        self._pending.clear()
+    @staticmethod
+    def _cancel(futures):
+        for future in futures:
+            future.cancel()
 
     def close(self):
-        """Stop the worker processes (idempotent)."""
+        """Stop the worker processes (idempotent); work not yet collected is dropped."""
+        for futures in self._pending.values():
+            self._cancel(futures)
         self._pending.clear()
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            _SHARED.pop(self._key, None)
 
     def __enter__(self):
         return self

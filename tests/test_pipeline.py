@@ -138,3 +138,58 @@ def test_training_gives_the_same_weights_with_0_and_2_workers(tmp_path):
     assert multiprocessing.active_children() == []
     for k in states[0]:
         np.testing.assert_array_equal(states[0][k], states[1][k], err_msg=k)
+
+
+def test_a_worker_that_dies_is_one_clear_error_not_a_hang():
+    import signal
+
+    clips, noises = clips_and_noises(n=30 * BLOCK)
+    epochs = AugmentedEpochs(frontend(), clips, sr=SR, noises=noises, workers=2)
+    try:
+        epochs.prefetch(0)
+        victim = next(iter(epochs._pool._processes))
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(MinikwsError, match=r"^data workers: a worker process died .*MINIKWS_THREADS=1"):
+            epochs(0)
+    finally:
+        epochs.close()
+    assert multiprocessing.active_children() == []
+
+
+def test_workers_leave_ctrl_c_to_the_training_process():
+    """SIGINT reaches the whole process group; a worker must not print a traceback of its own."""
+    clips, noises = clips_and_noises(n=4 * BLOCK)
+    with AugmentedEpochs(frontend(), clips, sr=SR, noises=noises, workers=2) as epochs:
+        epochs(0)
+        pids = list(epochs._pool._processes)
+        assert len(pids) == 2
+        for pid in pids:
+            with open(f"/proc/{pid}/status") as f:
+                ignored = int(next(line for line in f if line.startswith("SigIgn:")).split()[1], 16)
+            assert ignored & (1 << (2 - 1)), f"worker {pid} does not ignore SIGINT"
+
+
+def test_ctrl_c_during_training_with_workers_is_one_message_and_no_worker_left(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = _tone_folder(tmp_path / "data")
+    ckpt = tmp_path / "m.ckpt.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "minikws", "train", "--data", os.fspath(data), "--dataset",
+                             "folders", "--out", os.fspath(tmp_path / "m.npz"), "--epochs", "500", "--hidden",
+                             "8", "--batch-size", "8", "--patience", "0", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MINIKWS_THREADS": "2"}, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not ckpt.exists():  # after the first epoch: the workers are running
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "interrupted after epoch" in err
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert left == [], f"processes of the run still alive: {left}"
