@@ -69,7 +69,8 @@ def test_training_lowers_the_frame_loss_and_the_detector_scores(tiny, head):
     assert hist2["train_loss"] == hist["train_loss"], "the same run twice gives the same numbers"
     test = tiny.split("test")
     ev = evaluate_streams(m, test)
-    assert ev.curve.frr.shape == ev.curve.thresholds.shape == (23,)
+    assert ev.curve.frr.shape == ev.curve.thresholds.shape == (26,)
+    assert ev.curve.thresholds[-1] == 0.9995
     assert ev.scores.keywords == ("command", "stop")
     assert int(ev.scores.occurrences.sum()) == test.keyword_count()
     probs = stream_posteriors(m, test.audio)
