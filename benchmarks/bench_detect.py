@@ -73,7 +73,7 @@ def main():
     from minikws.audio import save_wav
     from minikws.datasets import synthesize_streams
     from minikws.io import load_model
-    from minikws.metrics import format_detection_report, frr_at, plot_det_curve
+    from minikws.metrics import format_detection_report, frr_at, operating_point, plot_det_curve
     from minikws.train_stream import evaluate_streams
 
     work = args.models or os.path.join(tempfile.gettempdir(), "minikws_bench_detect")
@@ -91,7 +91,9 @@ def main():
         model = load_model(path)
         ev = evaluate_streams(model, test)
         curves[head] = ev.curve
-        print(f"\n## head {head}: threshold {ev.threshold:.2f} (lowest with <= 1 FA/h)")
+        i, _, _ = operating_point(ev.curve, 1.0)
+        print(f"\n## head {head}: threshold {ev.threshold:g} " + ("(lowest with <= 1 FA/h)" if i is not None
+              else "(the highest of the sweep: none has <= 1 FA/h)"))
         print(format_detection_report(ev.scores))
         print("DET: threshold FRR FA/h(all) FA/h(non-keyword): " + "; ".join(
             f"{t:g} {f:.3f} {a:.0f} {n:.0f}" for t, f, a, n in zip(

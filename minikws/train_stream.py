@@ -33,14 +33,17 @@ __all__ = ["StreamTrainConfig", "frame_end_times", "stream_targets", "segment_ba
            "train_stream_model", "stream_posteriors", "evaluate_streams", "StreamEvaluation"]
 
 
-# The thresholds of a DET sweep: coarse over the range, fine near 1, where the rare false alarms are.
-THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 3)) + (0.97, 0.98, 0.99, 0.995)
+# The thresholds of a DET sweep: coarse over the range, fine near 1, where the rare false alarms are
+# (a confident tagger's false alarms on sound-alikes reach 0.995: the sweep runs to 0.9995).
+THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 3)) + (0.97, 0.98, 0.99, 0.995, 0.998, 0.999,
+                                                                 0.9995)
 
 
 class StreamTrainConfig(NamedTuple):
     """Settings of a stream-training run: epochs, batch_size (segments per step), segment (seconds
-    per segment), lr, weight_decay, warmup_epochs, min_lr_ratio, clip_norm, placement and span
-    (where the keyword tags go, :func:`minikws.datasets.frame_targets`), seed."""
+    per segment), lr, weight_decay, warmup_epochs, min_lr_ratio, clip_norm, placement, span and tail
+    (where the keyword tags go, :func:`minikws.datasets.frame_targets`; tail None: ``span / 2``),
+    seed, context (seconds run ahead of each segment, out of the loss, :func:`segment_batches`)."""
 
     epochs: int = 12
     batch_size: int = 16
@@ -52,14 +55,18 @@ class StreamTrainConfig(NamedTuple):
     clip_norm: float = DEFAULTS.clip_norm
     placement: str = "end"
     span: float = 0.2
+    tail: float = None
     seed: int = 0
+    context: float = 0.0
 
     def check(self):
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_real("segment", self.segment, low=0.2)
+        if self.tail is not None:
+            check_real("tail", self.tail, low=0.0)
         check_real("lr", self.lr, low=1e-12)
-        for name in ("weight_decay", "warmup_epochs", "min_lr_ratio", "clip_norm", "span"):
+        for name in ("weight_decay", "warmup_epochs", "min_lr_ratio", "clip_norm", "span", "context"):
             check_real(name, getattr(self, name), low=0.0)
         check_positive_int("seed", self.seed, minimum=0)
         return self
@@ -75,43 +82,52 @@ def frame_end_times(model, n_frames):
     return (np.arange(n_frames) * hop + n_fft // 2) / model.sr
 
 
-def stream_targets(model, feats, words, *, keywords, tags, placement, span):
+def stream_targets(model, feats, words, *, keywords, tags, placement, span, tail=None):
     """Frame tags and masks of each stream: lists of int64 (F_i,) and bool (F_i,)."""
     from minikws.datasets import frame_targets
 
     out_t, out_m = [], []
     for f, ws in zip(feats, words):
         t, m = frame_targets(ws, frame_end=frame_end_times(model, f.shape[0]), keywords=keywords,
-                             tags=tags, placement=placement, span=span)
+                             tags=tags, placement=placement, span=span, tail=tail)
         out_t.append(t)
         out_m.append(m)
     return out_t, out_m
 
 
-def segment_batches(lengths, *, segment, batch_size, rng):
+def segment_batches(lengths, *, segment, batch_size, rng, context=0):
     """Cut streams of ``lengths`` frames into segments of at most ``segment`` frames at a random
-    phase, shuffled into batches: a list of lists of (stream, first frame, frames). Every frame of
-    every stream lies in exactly one segment."""
+    phase, shuffled into batches: a list of lists of (stream, first frame, frames, context). Every
+    frame of every stream lies in exactly one segment.
+
+    ``context`` frames before a segment's first frame (fewer at the stream's start) are run through
+    the LSTM ahead of it, out of the loss: a segment starts from a zero state, so without them a keyword
+    cut by the segment's start would be tagged at frames whose state never heard the word (and every
+    segment's first frames would be learnt without their past). Each segment runs ``context + frames``
+    frames; the loss counts its ``frames``.
+    """
+    context = check_positive_int("context", context, minimum=0)
     pieces = []
     for i, L in enumerate(lengths):
         L = int(L)
         offset = int(rng.integers(0, segment)) if L > segment else 0
         cuts = ([0] if offset else []) + list(range(offset, L, segment)) + [L]
-        pieces += [(i, a, b - a) for a, b in zip(cuts[:-1], cuts[1:])]
+        pieces += [(i, a, b - a, min(context, a)) for a, b in zip(cuts[:-1], cuts[1:])]
     order = rng.permutation(len(pieces))
     return [[pieces[j] for j in order[k:k + batch_size]] for k in range(0, len(order), batch_size)]
 
 
 def _batch(feats, targets, masks, batch, dtype):
-    """(T, B, K) frames, (T, B) targets and mask for a batch of segments, zero-padded and masked."""
-    T, B, K = max(n for _, _, n in batch), len(batch), feats[0].shape[1]
+    """(T, B, K) frames, (T, B) targets and mask for a batch of segments, each with its context frames
+    first (masked out of the loss), zero-padded and masked."""
+    T, B, K = max(c + n for _, _, n, c in batch), len(batch), feats[0].shape[1]
     x = np.zeros((T, B, K), dtype=dtype)
     y = np.zeros((T, B), dtype=np.int64)
     m = np.zeros((T, B), dtype=bool)
-    for b, (i, s, n) in enumerate(batch):
-        x[:n, b] = feats[i][s:s + n]
-        y[:n, b] = targets[i][s:s + n]
-        m[:n, b] = masks[i][s:s + n]
+    for b, (i, s, n, c) in enumerate(batch):
+        x[:c + n, b] = feats[i][s - c:s + n]
+        y[c:c + n, b] = targets[i][s:s + n]
+        m[c:c + n, b] = masks[i][s:s + n]
     return x, y, m
 
 
@@ -175,13 +191,14 @@ def train_stream_model(streams, *, tags="words", head="softmax", config=None, hi
                      **_stream_options(streams.keywords, tags, head))
     ftrain = model.featurize(train.audio)
     ttrain, mtrain = stream_targets(model, ftrain, train.words, keywords=streams.keywords, tags=tags,
-                                    placement=c.placement, span=c.span)
+                                    placement=c.placement, span=c.span, tail=c.tail)
     fval = model.featurize(val.audio) if val.audio else []
     tval, mval = stream_targets(model, fval, val.words, keywords=streams.keywords, tags=tags,
-                                placement=c.placement, span=c.span)
+                                placement=c.placement, span=c.span, tail=c.tail)
     model.fit_normalization(ftrain)
     hop_s = model.features["hop_length"] / model.sr
     segment = max(1, int(round(c.segment / hop_s)))
+    context = int(round(c.context / hop_s))
     lengths = [f.shape[0] for f in ftrain]
     steps = len(segment_batches(lengths, segment=segment, batch_size=c.batch_size,
                                 rng=np.random.default_rng([c.seed, 0])))
@@ -194,7 +211,8 @@ def train_stream_model(streams, *, tags="words", head="softmax", config=None, hi
         t0 = time.perf_counter()
         rng = np.random.default_rng([c.seed, epoch])
         total, seen = 0.0, 0
-        for batch in segment_batches(lengths, segment=segment, batch_size=c.batch_size, rng=rng):
+        for batch in segment_batches(lengths, segment=segment, batch_size=c.batch_size, rng=rng,
+                                     context=context):
             x, y, m = _batch(ftrain, ttrain, mtrain, batch, model.dtype)
             if not m.any():
                 continue

@@ -13,6 +13,7 @@ import pytest
 from minikws.audio import save_wav
 from minikws.cli import main
 from minikws.datasets import synthesize_streams, write_labels
+from minikws.errors import MinikwsError
 from minikws.io import load_model, save_model
 from minikws.models import KWSModel
 from minikws.train_stream import StreamTrainConfig, train_stream_model
@@ -131,3 +132,22 @@ def test_train_stream_task(tmp_path, capsys):
     assert "only with --task stream" in capsys.readouterr().err
     assert main(["train", "--task", "stream", "--per-word", "5", "--out", str(out)]) == 2
     assert "--per-word: not an option of --task stream" in capsys.readouterr().err
+
+
+def test_train_stream_task_uses_the_recipe(tmp_path, monkeypatch, capsys):
+    import minikws.train_stream as ts
+    from minikws.cli._train_stream import RECIPE, STREAMS
+
+    seen = {}
+
+    def fake(streams, *, config, **kw):
+        seen["config"], seen["hidden"] = config, kw["hidden_size"]
+        raise MinikwsError("stop here")
+
+    monkeypatch.setattr(ts, "train_stream_model", fake)
+    assert main(["train", "--task", "stream", "--streams", "3", "1", "1", "--out",
+                 str(tmp_path / "m.npz")]) == 2
+    c = seen["config"]
+    assert (c.span, c.tail, c.context) == (RECIPE["span"], RECIPE["tail"], RECIPE["context"])
+    assert (c.span, c.tail, c.context) == (0.1, 0.25, 1.0)  # the recipe benchmarks/README.md measures
+    assert STREAMS == (1080, 20, 20)

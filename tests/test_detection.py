@@ -35,10 +35,15 @@ def test_min_count_refractory_and_rearming():
     s = dict(classes=CLASSES, frame_shift=0.02, smooth=0.0)  # no smoothing: raw frames count
     assert detect_posteriors(posteriors(50, [(2, 10, 2, 1.0)]), **s) == []           # 2 frames < 3
     assert len(detect_posteriors(posteriors(50, [(2, 10, 3, 1.0)]), **s)) == 1
-    # Two words 0.3 s apart (15 frames): the second falls in the 0.5 s refractory time, unless shorter.
+    # Two words 0.3 s apart (15 frames): the second falls in a 0.5 s refractory time, not the 0.2 s default.
     two = posteriors(100, [(1, 10, 5, 1.0), (2, 25, 5, 1.0)])
-    assert [d.label for d in detect_posteriors(two, **s)] == ["yes"]
-    assert [d.label for d in detect_posteriors(two, **s, refractory=0.2)] == ["yes", "no"]
+    assert [d.label for d in detect_posteriors(two, **s, refractory=0.5)] == ["yes"]
+    assert [d.label for d in detect_posteriors(two, **s)] == ["yes", "no"]
+    # A sound-alike firing early in a word (off as "on" begins) does not block the word's own tag
+    # 0.24 s later, at its end, with the default refractory time.
+    word = posteriors(100, [(2, 10, 4, 0.6), (1, 22, 6, 0.9)])
+    assert [d.label for d in detect_posteriors(word, **s)] == ["no", "yes"]
+    assert [d.label for d in detect_posteriors(word, **s, refractory=0.5)] == ["no"]
     # A 3 s plateau is one word: the label re-arms only once it has fallen below the threshold.
     assert len(detect_posteriors(posteriors(400, [(1, 10, 150, 1.0)]), **s)) == 1
     again = posteriors(400, [(1, 10, 50, 1.0), (1, 61, 50, 1.0)])  # one frame below in between

@@ -76,6 +76,11 @@ def test_frame_targets_place_the_tag_as_asked():
     t, m = frame_targets(words, frame_end=tau, keywords=kw, placement="end", span=0.2)
     assert set(np.flatnonzero(t == 1)) == set(range(130, 160))  # 1.3 < tau <= 1.6
     assert set(np.flatnonzero(~m)) == set(range(100, 130)) | set(range(300, 330))
+    t, m = frame_targets(words, frame_end=tau, keywords=kw, placement="end", span=0.1, tail=0.25)
+    assert set(np.flatnonzero(t == 1)) == set(range(140, 175))  # 1.4 < tau <= 1.75
+    assert set(np.flatnonzero(~m)) == set(range(100, 140)) | set(range(300, 340))
+    with pytest.raises(MinikwsError, match="tail"):
+        frame_targets(words, frame_end=tau, keywords=kw, placement="end", tail=-0.1)
     t, m = frame_targets(words, frame_end=tau, keywords=kw, placement="after", span=0.2)
     assert set(np.flatnonzero(t == 2)) == set(range(350, 370))
     assert set(np.flatnonzero(~m)) == set(range(100, 150)) | set(range(300, 350))

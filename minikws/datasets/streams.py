@@ -307,7 +307,7 @@ def word_tags(keywords, tags="words"):
     return {k: ("stop" if k == "stop" else "command") for k in keywords}
 
 
-def frame_targets(words, *, frame_end, keywords, tags="words", placement="end", span=0.2):
+def frame_targets(words, *, frame_end, keywords, tags="words", placement="end", span=0.2, tail=None):
     r"""Per-frame tag indices and loss mask of one stream.
 
     Parameters
@@ -322,6 +322,8 @@ def frame_targets(words, *, frame_end, keywords, tags="words", placement="end", 
         Where a keyword's tag goes (see the module's notes).
     span : float
         :math:`d`, seconds, for ``"end"`` and ``"after"``.
+    tail : float, optional
+        For ``"end"``: how far past the word's end its tag runs, seconds (default :math:`d/2`).
 
     Returns
     -------
@@ -333,6 +335,7 @@ def frame_targets(words, *, frame_end, keywords, tags="words", placement="end", 
     if placement not in PLACEMENTS:
         raise MinikwsError(f"placement: expected one of {PLACEMENTS}, got {placement!r}")
     span = check_real("span", span, low=0.0)
+    tail = span / 2 if tail is None else check_real("tail", tail, low=0.0)
     tau = np.asarray(frame_end, dtype=np.float64)
     names = tag_names(keywords, tags)
     tag_of = word_tags(keywords, tags)
@@ -346,7 +349,7 @@ def frame_targets(words, *, frame_end, keywords, tags="words", placement="end", 
             on = (tau >= w.start) & (tau <= w.end)
             blind = np.zeros_like(on)
         elif placement == "end":
-            on = (tau > w.end - span) & (tau <= w.end + span / 2)
+            on = (tau > w.end - span) & (tau <= w.end + tail)
             blind = (tau >= w.start) & ~on & (tau <= w.end)
         else:
             on = (tau > w.end) & (tau <= w.end + span)
