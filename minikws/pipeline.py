@@ -43,10 +43,14 @@ _STREAM = 0x6175676D  # "augm": keeps the blocks' generators apart from the trai
 _SHARED = {}
 
 
+MAX_WORKERS = 8
+"""At most this many default workers: one training process consumes what about eight make."""
+
+
 def default_workers():
-    """Data workers to use: the CPUs this process may run on (``MINIKWS_THREADS`` when set), or 0 when
-    that is 1 (a one-core machine gains nothing from a worker: the blocks run in the calling process)
-    or when the platform cannot fork."""
+    """Data workers to use: the CPUs this process may run on (``MINIKWS_THREADS`` when set), at most
+    :data:`MAX_WORKERS`; or 0 when that is 1 (a one-core machine gains nothing from a worker: the
+    blocks run in the calling process) or when the platform cannot fork."""
     value = os.environ.get("MINIKWS_THREADS", "").strip()
     if value:
         try:
@@ -59,7 +63,7 @@ def default_workers():
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 0
-    return cpus
+    return min(cpus, MAX_WORKERS)
 
 
 def augment_block(audio, epoch, block, *, seed, sr, noises=()):

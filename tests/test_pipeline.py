@@ -94,12 +94,14 @@ def test_default_workers_follow_minikws_threads(monkeypatch):
     assert default_workers() == 0  # one core: the blocks run in the calling process
     monkeypatch.setenv("MINIKWS_THREADS", "3")
     assert default_workers() == 3
+    monkeypatch.setenv("MINIKWS_THREADS", "64")
+    assert default_workers() == 8
     monkeypatch.setenv("MINIKWS_THREADS", "two")
     with pytest.raises(MinikwsError, match="MINIKWS_THREADS"):
         default_workers()
     monkeypatch.delenv("MINIKWS_THREADS")
     cpus = len(os.sched_getaffinity(0))
-    assert default_workers() == (0 if cpus == 1 else cpus)
+    assert default_workers() == (0 if cpus == 1 else min(cpus, 8))
     with pytest.raises(MinikwsError, match="workers"):
         AugmentedEpochs(frontend(), [], sr=SR, workers=-1)
 
