@@ -408,8 +408,9 @@ def test_window_listener_fires_once_per_refractory_time_and_never_on_background(
 def test_window_listener_gives_the_same_answers_for_any_chunking(keyword_model):
     _, model, clips = keyword_model
     rng = np.random.default_rng(2)
-    # clip 0: the fixture's small model heard out 2 of its 6 held-out "stop"s as "yes" in the sliding
-    # window (the word's "s" onset at the window's end), which is the model's error, not the chunking's
+    # clip 0 at this padding: the fixture's small model hears it right. At some window offsets it hears
+    # a window holding only a "stop"'s "s" as "yes" first (test_serve_browser says more): the model's
+    # error, not the chunking's, which is what this test checks
     y = padded(clips["stop"][0], rng, 1.2, 1.3)
     whole = WindowListener(model, sr=SR)
     ref = whole.push(y)
