@@ -53,9 +53,9 @@ def resolve(backend):
 @contextlib.contextmanager
 def kernel_threads(n):
     """Within the block, let the kernel's training calls use at most ``n`` threads (no-op without the
-    kernel). The thread count changes no number (see README's "Speed"), only who does the work: the
-    trainer gives the kernel one thread while data workers keep the other cores busy, since a split
-    batch waits for its slowest part and a part whose core is taken by a worker waits long."""
+    kernel). The thread count changes no number (README's "Threads and data workers"), only who does
+    the work: the trainer gives the kernel one thread while data workers keep the other cores busy,
+    since a split batch waits for its slowest part and a part whose core a worker holds waits long."""
     k = kernel()
     if k is None:
         yield
