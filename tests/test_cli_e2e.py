@@ -11,7 +11,6 @@ import pytest
 from minikws.cli import main
 
 COMMANDS = ("demo", "train", "evaluate", "predict")
-DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def tone_folder(root, sr=8000, n=18):
@@ -158,36 +157,13 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
-def trim(y, sr, margin=0.05):
-    """Cut leading and trailing near-silence, as FSDD's recordings are cut (variable lengths)."""
-    hop = int(0.01 * sr)
-    energy = np.array([np.sqrt(np.mean(y[i:i + hop] ** 2)) for i in range(0, len(y) - hop + 1, hop)])
-    loud = np.flatnonzero(energy > 0.2 * energy.max())
-    a = max(0, loud[0] * hop - int(margin * sr))
-    b = min(len(y), (loud[-1] + 1) * hop + int(margin * sr))
-    return y[a:b]
-
-
 def fsdd_folder(root, *, per_word, speakers=2, sr=8000, seed=0):
-    """Synthesized spoken digits written in the Free Spoken Digit Dataset's layout.
+    """Synthesized spoken digits in the Free Spoken Digit Dataset's layout (minikws.datasets.synthesize_fsdd):
+    ``index`` counts each speaker's recordings of a digit, so that FSDD's split (index 0-4 test, 5-9
+    validation here, the rest training) applies."""
+    from minikws.datasets import synthesize_fsdd
 
-    ``{digit}_{speaker}_{index}.wav`` at 8 kHz, trimmed to the word (variable lengths). The synthetic
-    voices are dealt out to ``speakers`` speakers; ``index`` counts each speaker's recordings of a digit,
-    so that FSDD's split (index 0-4 test, 5-9 validation here, the rest training) applies.
-    """
-    from minikws.audio import save_wav
-    from minikws.datasets import synthesize_commands
-
-    ds = synthesize_commands(words=list(DIGITS), per_word=per_word, seed=seed, sr=sr, unknown_words=(),
-                             silence=False)
-    os.makedirs(root)
-    voices = sorted(set(ds.speakers.tolist()))
-    counters = {}
-    for y, label, voice in zip(ds.audio, ds.labels, ds.speakers):
-        digit = DIGITS.index(ds.classes[int(label)])
-        speaker = f"voice{voices.index(voice) % speakers}"
-        index = counters[digit, speaker] = counters.get((digit, speaker), -1) + 1
-        save_wav(os.fspath(root / f"{digit}_{speaker}_{index}.wav"), trim(y, sr), sr)
+    synthesize_fsdd(root, per_word=per_word, speakers=speakers, seed=seed, sr=sr)
     return root
 
 

@@ -9,13 +9,15 @@ sample rate, speakers and a train/validation/test split.
     load_fsdd             Free Spoken Digit Dataset, official split
     load_dataset          detects which of the three layouts a folder has
     save_speech_commands  writes a Dataset in Speech Commands' layout
+    synthesize_fsdd       writes synthesized spoken digits in FSDD's layout (a stand-in for FSDD)
     pad_batch             variable-length clips -> (B, S) array + lengths
     synthesize_streams    continuous espeak-ng speech with word boundaries (minikws.datasets.streams)
     load_stream_folder    the user's long recordings, FILE.wav beside FILE.txt
 """
 from minikws.datasets.core import SUBSETS, Dataset, pad_batch
 from minikws.datasets.loaders import (KINDS, detect_layout, load_dataset, load_folders, load_fsdd,
-                                      load_speech_commands, save_speech_commands, which_set)
+                                      load_speech_commands, save_speech_commands, synthesize_fsdd,
+                                      trim_to_word, which_set)
 from minikws.datasets.synth import KEYWORDS, SILENCE, UNKNOWN, UNKNOWN_WORDS, synthesize_commands
 from minikws.datasets.streams import (FILLERS, PLACEMENTS, TEST_FILLERS, TAG_SETS, StreamSet, Word, frame_targets,
                                       load_stream_folder, read_labels, synthesize_streams, tag_names,
@@ -23,6 +25,6 @@ from minikws.datasets.streams import (FILLERS, PLACEMENTS, TEST_FILLERS, TAG_SET
 
 __all__ = ["Dataset", "SUBSETS", "pad_batch", "synthesize_commands", "KEYWORDS", "UNKNOWN_WORDS",
            "UNKNOWN", "SILENCE", "load_speech_commands", "load_folders", "load_fsdd", "load_dataset",
-           "detect_layout", "save_speech_commands", "which_set", "KINDS", "synthesize_streams",
+           "detect_layout", "save_speech_commands", "synthesize_fsdd", "trim_to_word", "which_set", "KINDS", "synthesize_streams",
            "load_stream_folder", "StreamSet", "Word", "FILLERS", "TEST_FILLERS", "TAG_SETS", "PLACEMENTS", "tag_names",
            "word_tags", "frame_targets", "read_labels", "write_labels"]

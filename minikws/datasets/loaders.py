@@ -231,6 +231,66 @@ def save_speech_commands(dataset, root):
     return len(names)
 
 
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def trim_to_word(y, sr, *, margin=0.05):
+    """The stretch of ``y`` from the first to the last 10 ms frame above 20 % of the loudest frame's RMS,
+    plus ``margin`` seconds each side: a clip cut to its word, as FSDD's recordings are."""
+    hop = int(0.01 * sr)
+    energy = np.sqrt(np.mean(np.square(y[: len(y) // hop * hop].reshape(-1, hop)), axis=1))
+    loud = np.flatnonzero(energy > 0.2 * energy.max())
+    a = max(0, loud[0] * hop - int(margin * sr))
+    b = min(len(y), (loud[-1] + 1) * hop + int(margin * sr))
+    return y[a:b]
+
+
+def synthesize_fsdd(root, *, per_word, speakers=6, per_speaker=None, seed=0, sr=8000):
+    """Write synthesized spoken digits in the Free Spoken Digit Dataset's layout (:func:`load_fsdd`).
+
+    ``root/{digit}_{speaker}_{index}.wav``, each clip cut to its word (:func:`trim_to_word`). The
+    synthesizer's voices are dealt out to ``speakers`` speakers (``voice0``...); ``index`` counts each
+    speaker's recordings of a digit, so FSDD's split by index applies. A stand-in for FSDD, which cannot
+    be downloaded here: its voices are synthetic.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        A new folder (its parent must exist).
+    per_word : int
+        Clips of each digit to synthesize.
+    speakers : int
+    per_speaker : int, optional
+        Keep at most this many recordings of a digit per speaker (FSDD has 50).
+    seed, sr
+        As :func:`~minikws.datasets.synthesize_commands`.
+
+    Returns
+    -------
+    int
+        The number of recordings written.
+    """
+    from minikws.audio import save_wav
+    from minikws.datasets.synth import synthesize_commands
+
+    root = os.fspath(root)
+    if os.path.exists(root):
+        raise MinikwsError(f"{root}: exists; give a new folder")
+    ds = synthesize_commands(words=list(DIGIT_WORDS), per_word=per_word, seed=seed, sr=sr,
+                             unknown_words=(), silence=False)
+    voices = sorted(set(ds.speakers.tolist()))
+    counters, written = {}, 0
+    with atomic_folder(root) as tmp:
+        for y, label, voice in zip(ds.audio, ds.labels, ds.speakers):
+            digit = DIGIT_WORDS.index(ds.classes[int(label)])
+            speaker = f"voice{voices.index(voice) % speakers}"
+            index = counters[digit, speaker] = counters.get((digit, speaker), -1) + 1
+            if per_speaker is None or index < per_speaker:
+                save_wav(os.path.join(tmp, f"{digit}_{speaker}_{index}.wav"), trim_to_word(y, sr), sr)
+                written += 1
+    return written
+
+
 def _write_text(path, text):
     with atomic_write(path, "w") as f:
         f.write(text)
